@@ -1,0 +1,40 @@
+"""One exception type for expected failures, printed as `gitlane: …` / `hint: …`."""
+from __future__ import annotations
+
+import os
+import sys
+
+
+class Fatal(Exception):
+    """An expected failure: a refusal, bad input, a lock timeout."""
+
+    def __init__(self, what: str, hint: str = "", code: int = 1) -> None:
+        super().__init__(what)
+        self.what = what
+        self.hint = hint
+        self.code = code
+
+
+def report(exc: Fatal) -> int:
+    lines = [f"gitlane: {line}" if i == 0 else f"  {line}"
+             for i, line in enumerate(exc.what.splitlines() or [""])]
+    if exc.hint:
+        lines += [f"hint: {line}" for line in exc.hint.splitlines()]
+    sys.stderr.write("\n".join(lines) + "\n")
+    return exc.code
+
+
+def guarded(fn, *args) -> int:  # type: ignore[no-untyped-def]
+    """Run fn, turning Fatal into a message and anything else into one line,
+    unless GITLANE_TRACE=1 asks for the traceback."""
+    try:
+        return fn(*args)
+    except Fatal as exc:
+        return report(exc)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        if os.environ.get("GITLANE_TRACE") == "1":
+            raise
+        return report(Fatal(f"internal error: {type(exc).__name__}: {exc}",
+                            "rerun with GITLANE_TRACE=1 and report the traceback", 70))

@@ -1,0 +1,72 @@
+"""Keep the session index on HEAD, lazily: one stat-and-read on the fast path,
+the session lock and a 3-way rebase only when HEAD has moved."""
+from __future__ import annotations
+
+import os
+import sys
+from typing import TYPE_CHECKING
+
+from gitlane import fsutil, locks, sindex
+from gitlane.errors import Fatal
+
+if TYPE_CHECKING:
+    from gitlane.shim import Ctx
+
+
+def ensure(ctx: "Ctx", reading: bool) -> bool:
+    """True when the session index exists (rebased if it could be). A read-only
+    command in a repository whose state folder cannot be written returns False
+    so that it can still run."""
+    if not ctx.index.stale():
+        return True
+    try:
+        with locks.acquire(ctx.lock_path(), ctx.holder(), f"session {ctx.name}'s lock",
+                           lambda: lock_timeout(ctx)):
+            update(ctx, reading)
+    except PermissionError as exc:
+        if reading:
+            return False
+        raise Fatal(f"cannot write gitlane state in {ctx.repo.state_dir()}: {exc.strerror}",
+                    "the repository looks read-only; unset GITLANE_SESSION to use git directly") from None
+    return True
+
+
+def update(ctx: "Ctx", reading: bool) -> None:
+    """Create or rebase under the session lock (the caller holds it)."""
+    si = ctx.index
+    if not si.exists():
+        from gitlane import registry
+        si.create()
+        registry.on_created(ctx)
+        return
+    try:
+        si.rebase()
+    except sindex.Conflict as exc:
+        if not reading:
+            raise
+        _warn_once(ctx, exc)
+    except sindex.Unmerged:
+        pass  # an unfinished merge of this session: leave it for the user
+
+
+def _warn_once(ctx: "Ctx", exc: sindex.Conflict) -> None:
+    stamp = os.path.join(ctx.sdir, "warned")
+    key = f"{exc.base} {exc.head}"
+    if (fsutil.read_text(stamp) or "").strip() == key:
+        return
+    paths = ", ".join(os.fsdecode(p) for p in exc.paths[:5])
+    sys.stderr.write(f"gitlane: session {ctx.name}'s staged changes conflict with new commits on HEAD ({paths});\n"
+                     "hint: your index is left as it was; commit will refuse until you unstage or resolve\n")
+    try:
+        fsutil.write_atomic(stamp, key.encode())
+    except OSError:
+        pass
+
+
+def lock_timeout(ctx: "Ctx") -> float:
+    """`lane.lockTimeout` (seconds), asked of git only once we have to wait."""
+    raw = os.environ.get("GITLANE_LOCK_TIMEOUT") or ctx.git.config("lane.lockTimeout")
+    try:
+        return max(0.0, float(raw)) if raw else locks.DEFAULT_TIMEOUT
+    except ValueError:
+        return locks.DEFAULT_TIMEOUT

@@ -1,0 +1,45 @@
+"""Atomic file writes and stat-preserving copies (stdlib only, no shutil)."""
+from __future__ import annotations
+
+import os
+
+
+def copy_keep_stat(src: str, dst: str) -> None:
+    """Copy with mtime kept, like `cp -p`: an index copied with a fresh mtime
+    would hide the changes git considers racy (DESIGN §3)."""
+    st = os.stat(src)
+    with open(src, "rb") as fin, open(dst, "wb") as fout:
+        while True:
+            block = fin.read(1 << 20)
+            if not block:
+                break
+            fout.write(block)
+    os.utime(dst, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
+def write_atomic(path: str, data: bytes) -> None:
+    """Write to a sibling temporary file, fsync, rename: all or nothing."""
+    tmp = f"{path}.tmp.{os.getpid()}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+
+
+def read_text(path: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+def remove(path: str) -> bool:
+    try:
+        os.unlink(path)
+        return True
+    except FileNotFoundError:
+        return False

@@ -1,0 +1,109 @@
+"""Small verbs over the real git, always with -z and absolute paths.
+
+Every internal call names the git dir and work tree explicitly, so it never
+depends on discovery, and names its index file, so it never touches an index
+by accident.
+"""
+from __future__ import annotations
+
+import os
+from typing import Mapping, Sequence
+
+from gitlane import proc
+from gitlane.errors import Fatal
+from gitlane.repo import Repo
+
+# Our own environment must not steer git: the shim decides the index.
+_SCRUB = ("GIT_INDEX_FILE", "GIT_LITERAL_PATHSPECS", "GIT_GLOB_PATHSPECS",
+          "GIT_NOGLOB_PATHSPECS", "GIT_ICASE_PATHSPECS", "GIT_DEPTH_GUARD")
+
+
+class Git:
+    def __init__(self, real: str, repo: Repo, env: Mapping[str, str]) -> None:
+        self.real = real
+        self.repo = repo
+        self.base_env = {k: v for k, v in env.items() if k not in _SCRUB}
+        self.base_env["GIT_OPTIONAL_LOCKS"] = "0"
+        self.base_env["GIT_LITERAL_PATHSPECS"] = "1"
+        self.spawned = 0
+
+    def argv(self, args: Sequence[str]) -> list[str]:
+        r = self.repo
+        return [self.real, "-C", r.top, f"--git-dir={r.git_dir}", f"--work-tree={r.top}", *args]
+
+    def env(self, index: str | None, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+        env = dict(self.base_env)
+        if index:
+            env["GIT_INDEX_FILE"] = index
+        if extra:
+            env.update(extra)
+        return env
+
+    def run(self, *args: str, index: str | None = None, input: bytes | None = None,
+            check: bool = True, extra: Mapping[str, str] | None = None) -> proc.Result:
+        self.spawned += 1
+        res = proc.run(self.argv(args), self.env(index, extra), input)
+        if check and res.rc != 0:
+            raise Fatal(f"git {' '.join(args[:3])} failed (exit {res.rc}): "
+                        f"{res.err.decode('utf-8', 'replace').strip()}",
+                        "run `gitlane doctor`; GITLANE_TRACE=1 shows details")
+        return res
+
+    # --- verbs -----------------------------------------------------------
+
+    def write_tree(self, index: str) -> str | None:
+        res = self.run("write-tree", index=index, check=False)
+        return res.out.decode().strip() if res.rc == 0 else None
+
+    def read_tree(self, index: str, *args: str) -> None:
+        self.run("read-tree", *args, index=index)
+
+    def unmerged(self, index: str) -> list[bytes]:
+        out = self.run("ls-files", "-u", "-z", index=index).out
+        return sorted({rec.split(b"\t", 1)[1] for rec in out.split(b"\0") if b"\t" in rec})
+
+    def changed_paths(self, index: str, tree: str) -> list[bytes]:
+        """Paths whose index entry differs from tree: what this index stages."""
+        out = self.run("diff-index", "--cached", "-z", "--name-only", "--no-renames",
+                       "--ignore-submodules=none", tree, index=index).out
+        return [p for p in out.split(b"\0") if p]
+
+    def diff_tree_paths(self, a: str, b: str) -> list[bytes]:
+        out = self.run("diff-tree", "-r", "-z", "--name-only", "--no-renames", a, b).out
+        return [p for p in out.split(b"\0") if p]
+
+    def rev_parse(self, *names: str) -> list[str] | None:
+        res = self.run("rev-parse", "-q", "--verify", *names, check=False)
+        return res.out.decode().split() if res.rc == 0 else None
+
+    def tree_of(self, commit: str) -> str:
+        if commit == self.repo.empty_tree():
+            return commit
+        return self.run("rev-parse", f"{commit}^{{tree}}").out.decode().strip()
+
+    def config(self, key: str) -> str | None:
+        res = self.run("config", "--get", key, check=False)
+        return res.out.decode("utf-8", "replace").strip() if res.rc == 0 else None
+
+    def config_regexp(self, pattern: str) -> dict[str, str]:
+        res = self.run("config", "-z", "--get-regexp", pattern, check=False)
+        values: dict[str, str] = {}
+        for rec in res.out.decode("utf-8", "replace").split("\0"):
+            key, _, value = rec.partition("\n")
+            if key:
+                values[key.lower()] = value
+        return values
+
+    def ls_files(self, index: str, paths: Sequence[bytes], *flags: str) -> list[bytes]:
+        """ls-files limited to paths, in chunks (ls-files has no --pathspec-from-file)."""
+        found: list[bytes] = []
+        for i in range(0, len(paths), 2000):
+            chunk = [os.fsdecode(p) for p in paths[i:i + 2000]]
+            out = self.run("ls-files", "-z", *flags, "--", *chunk, index=index).out
+            found += [p for p in out.split(b"\0") if p]
+        return found
+
+    def commit_subject(self, rev_range: str, path: bytes) -> str:
+        res = self.run("log", "-1", "--format=%h %s", rev_range, "--",
+                       os.fsdecode(path), check=False)
+        return res.out.decode("utf-8", "replace").strip()

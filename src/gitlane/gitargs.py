@@ -1,0 +1,133 @@
+"""Split git's global options from the command, exactly as git.c handle_options().
+
+hub's parser only knew that -c and -C take a value (hub #69, #2095); git knows
+more. Option names and forms below follow git 2.39's git.c.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+# Take their value as the next word, or after "=" (except -C and -c, which
+# only take the next word).
+_VALUED = ("--git-dir", "--work-tree", "--namespace", "--config-env", "--super-prefix")
+_SEPARATE_ONLY = ("-C", "-c", "--shallow-file")
+_FLAGS = frozenset((
+    "-p", "--paginate", "-P", "--no-pager", "--no-replace-objects", "--bare",
+    "--literal-pathspecs", "--no-literal-pathspecs", "--glob-pathspecs",
+    "--noglob-pathspecs", "--icase-pathspecs", "--no-optional-locks",
+))
+# Print something and exit without touching a repository.
+_QUERIES = frozenset(("--html-path", "--man-path", "--info-path", "--exec-path"))
+# git.c rewrites these into the `help` and `version` commands.
+_LEGACY = {"--help": "help", "-h": "help", "--version": "version", "-v": "version"}
+
+
+class Invocation:
+    """What git would make of argv: global options, then the command and its args."""
+
+    __slots__ = ("options", "cdirs", "git_dir", "work_tree", "bare", "command",
+                 "args", "query")
+
+    def __init__(self) -> None:
+        self.options: list[str] = []   # the global options, verbatim
+        self.cdirs: list[str] = []     # every -C, in order (they accumulate)
+        self.git_dir: str | None = None
+        self.work_tree: str | None = None
+        self.bare = False
+        self.command: str | None = None
+        self.args: list[str] = []
+        self.query = False             # git answers without a repository
+
+
+def split(argv: Sequence[str]) -> Invocation:
+    inv = Invocation()
+    i = 0
+    while i < len(argv):
+        word = argv[i]
+        if not word.startswith("-") or word in _LEGACY:
+            break
+        i = _one_option(inv, argv, i)
+        if inv.query:
+            return inv
+    if i < len(argv):
+        inv.command = _LEGACY.get(argv[i], argv[i])
+        inv.args = list(argv[i + 1:])
+    return inv
+
+
+def _one_option(inv: Invocation, argv: Sequence[str], i: int) -> int:
+    """Consume the option at argv[i]; return the index of the next word."""
+    word = argv[i]
+    if word in _FLAGS:
+        inv.bare = inv.bare or word == "--bare"
+        inv.options.append(word)
+        return i + 1
+    if word in _QUERIES or word.startswith("--list-cmds="):
+        inv.query = True
+        return i + 1
+    if word.startswith("--exec-path="):
+        inv.options.append(word)
+        return i + 1
+    name, eq, value = word.partition("=")
+    if name in _VALUED and eq:
+        _set_valued(inv, name, value)
+        inv.options.append(word)
+        return i + 1
+    if word in _VALUED or word in _SEPARATE_ONLY:
+        if i + 1 >= len(argv):
+            inv.query = True  # git dies with "no directory given"; let it say so
+            return i + 1
+        _set_valued(inv, word, argv[i + 1])
+        inv.options += [word, argv[i + 1]]
+        return i + 2
+    inv.query = True  # an unknown option: git prints usage and exits
+    return i + 1
+
+
+def _set_valued(inv: Invocation, name: str, value: str) -> None:
+    if name == "-C":
+        if value:  # git ignores `-C ""`
+            inv.cdirs.append(value)
+    elif name == "--git-dir":
+        inv.git_dir = value
+    elif name == "--work-tree":
+        inv.work_tree = value
+
+
+def split_cmdline(text: str) -> list[str]:
+    """git's split_cmdline(): whitespace-separated words, '…' and "…" quoting,
+    backslash escapes outside single quotes. Used to expand aliases."""
+    words: list[str] = []
+    cur: list[str] = []
+    have = False
+    quote = ""
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if quote:
+            if ch == quote:
+                quote = ""
+            elif ch == "\\" and quote == '"' and i + 1 < len(text):
+                i += 1
+                cur.append(text[i])
+            else:
+                cur.append(ch)
+        elif ch in " \t\n":
+            if have:
+                words.append("".join(cur))
+                cur, have = [], False
+        elif ch in "'\"":
+            quote, have = ch, True
+        elif ch == "\\" and i + 1 < len(text):
+            i += 1
+            cur.append(text[i])
+            have = True
+        else:
+            cur.append(ch)
+            have = True
+        i += 1
+    if quote:
+        raise ValueError("unclosed quote")
+    if have:
+        words.append("".join(cur))
+    return words

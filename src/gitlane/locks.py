@@ -1,0 +1,150 @@
+"""Inter-process locks that cannot go stale.
+
+Each lock is one file locked two ways through one descriptor:
+- flock(2), which belongs to the open file description. We pass that fd to
+  the git child (pass_fds), so the lock stays held while git runs even if
+  the shim itself is SIGKILLed (DESIGN §3), and the kernel drops it when the
+  last holder dies: there is never a stale gitlane lock to clean up.
+- fcntl(2) record locks (lockf), the primitive fasteners.InterProcessLock
+  uses, so a tool holding the file with fasteners excludes us and we it.
+  Record locks belong to the process and are not inherited, which is why
+  they cannot be the only lock.
+The file is never unlinked and only truncated by the winner (filelock's rules).
+"""
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import sys
+import time
+from typing import Callable
+
+NOTICE_AFTER = 1.0
+DEFAULT_TIMEOUT = 120.0
+
+
+class Lock:
+    __slots__ = ("path", "fd")
+
+    def __init__(self, path: str, fd: int) -> None:
+        self.path = path
+        self.fd = fd
+
+    def release(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)  # drops our flock (unless a child still has it) and the lockf
+            self.fd = -1
+
+    def __enter__(self) -> "Lock":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def _open(path: str) -> int:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    return os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+
+
+def _try(fd: int) -> bool:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+            return False
+        raise
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+            return False
+        raise
+    return True
+
+
+def try_acquire(path: str, holder: str) -> Lock | None:
+    fd = _open(path)
+    if not _try(fd):
+        os.close(fd)
+        return None
+    _write_holder(fd, holder)
+    return Lock(path, fd)
+
+
+def acquire(path: str, holder: str, what: str, timeout: Callable[[], float]) -> Lock:
+    """Wait, with backoff, up to timeout() seconds (only asked for when we
+    must wait). After NOTICE_AFTER seconds say once who holds it."""
+    fd = _open(path)
+    start = time.monotonic()
+    delay, limit, noticed = 0.001, None, False
+    while not _try(fd):
+        waited = time.monotonic() - start
+        if limit is None:
+            limit = timeout()
+        if waited >= limit:
+            os.close(fd)
+            from gitlane.errors import Fatal
+            raise Fatal(f"timed out after {limit:g}s waiting for {what}, held by {describe_holder(path)}",
+                        "nothing was changed; retry when it finishes, raise `git config lane.lockTimeout`,\n"
+                        "or stop the holder if it is stuck (`gitlane doctor` shows it)", code=75)
+        if not noticed and waited >= NOTICE_AFTER:
+            sys.stderr.write(f"gitlane: waiting for {what}, held by {describe_holder(path)}\n")
+            noticed = True
+        time.sleep(min(delay, max(0.0, limit - waited)))
+        delay = min(delay * 1.6, 0.05)
+    _write_holder(fd, holder)
+    return Lock(path, fd)
+
+
+def holder_line(session: str, command: str) -> str:
+    return f"{os.getpid()}\t{session}\t{time.time():.3f}\t{command[:200]}"
+
+
+def _write_holder(fd: int, holder: str) -> None:
+    data = holder.replace("\n", " ").encode("utf-8", "surrogateescape") + b"\n"
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, data, 0)
+    except OSError:
+        pass  # a full disk must not stop us from locking; the holder is informational
+
+
+def read_holder(path: str) -> dict[str, str] | None:
+    try:
+        with open(path, "rb") as f:
+            line = f.read(4096).decode("utf-8", "replace").strip()
+    except OSError:
+        return None
+    parts = line.split("\t", 3)
+    if len(parts) != 4:
+        return None
+    return dict(zip(("pid", "session", "since", "command"), parts))
+
+
+def describe_holder(path: str) -> str:
+    info = read_holder(path)
+    if not info:
+        return "an unknown process"
+    try:
+        age = f"{time.time() - float(info['since']):.1f}s"
+    except ValueError:
+        age = "?"
+    return f"session {info['session']} (pid {info['pid']}, `{info['command']}`, for {age})"
+
+
+def is_held(path: str) -> bool:
+    """True when some live process holds the flock on path."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        return False
+    except OSError:
+        return True
+    finally:
+        os.close(fd)

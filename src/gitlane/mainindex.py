@@ -1,0 +1,50 @@
+"""Keep `.git/index` (the index of people and tools without a session)
+coherent after a session commit: bring the committed paths up to date in it.
+
+Only paths whose `.git/index` entry still equals the old HEAD are touched, so
+anything a human staged there is never overwritten. git's own index.lock
+guards the write; if it is busy we skip and say so, never failing the commit.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+from gitlane.git import Git
+
+_ZERO = "0" * 40
+
+
+def sync(git: Git, old: str, new: str, paths: list[bytes]) -> None:
+    shared = os.path.join(git.repo.git_dir, "index")
+    if not paths or not os.path.exists(shared):
+        return
+    if os.path.exists(shared + ".lock"):
+        _skip("it is locked by another git process")
+        return
+    diff = git.run("diff-index", "--cached", "-z", "--name-only", "--no-renames", old, "--",
+                   *_decoded(paths), index=shared, check=False)
+    if diff.rc != 0:
+        _skip(diff.err.decode("utf-8", "replace").strip())
+        return
+    human = {p for p in diff.out.split(b"\0") if p}
+    todo = [p for p in paths if p not in human]
+    if not todo:
+        return
+    listing = git.run("ls-tree", "-r", "-z", "--full-tree", new, "--", *_decoded(todo)).out
+    present = {rec.split(b"\t", 1)[1]: rec for rec in listing.split(b"\0") if b"\t" in rec}
+    zero = b"0" * len(new)
+    lines = [present.get(p) or b"0 " + zero + b"\t" + p for p in todo]
+    res = git.run("update-index", "-z", "--index-info", index=shared,
+                  input=b"\0".join(lines) + b"\0", check=False)
+    if res.rc != 0:
+        _skip(res.err.decode("utf-8", "replace").strip())
+
+
+def _decoded(paths: list[bytes]) -> list[str]:
+    return [os.fsdecode(p) for p in paths]
+
+
+def _skip(why: str) -> None:
+    sys.stderr.write(f"gitlane: .git/index was not updated for this commit ({why});\n"
+                     "hint: the commit is safe; without a session, `git status` may show those paths as changed until `git reset -q -- PATH`\n")

@@ -1,0 +1,276 @@
+"""The write paths: staging (session lock) and ref moves (global lock, then
+session lock, always in that order)."""
+from __future__ import annotations
+
+import os
+import sys
+import time
+from typing import TYPE_CHECKING, NoReturn
+
+from gitlane import commands, freshen, fsutil, locks, ownership, proc, registry, sindex, state
+from gitlane.errors import Fatal
+
+if TYPE_CHECKING:
+    import sqlite3
+
+    from gitlane.shim import Ctx
+
+# Commands that write only the index: we run them on a copy and keep the copy
+# only if every path they stage is ours to stage (all or nothing).
+_INDEX_ONLY = frozenset(("add", "stage", "update-index", "reset", "restore", "apply"))
+_SHARED_MARKERS = ("MERGE_HEAD", "CHERRY_PICK_HEAD", "REVERT_HEAD", "rebase-merge", "rebase-apply")
+
+
+def global_lock_path(ctx: "Ctx") -> str:
+    return os.path.join(ctx.repo.state_dir(), "global.lock")
+
+
+def _session_lock(ctx: "Ctx") -> locks.Lock:
+    return locks.acquire(ctx.lock_path(), ctx.holder(), f"session {ctx.name}'s lock",
+                         lambda: freshen.lock_timeout(ctx))
+
+
+def _db(ctx: "Ctx") -> "sqlite3.Connection":
+    conn = state.connect(ctx.repo.state_dir())
+    if registry.get(conn, ctx.name) is None or registry.get(conn, ctx.name).ended is not None:
+        registry.register(conn, ctx.name, os.environ, ctx.repo.cwd)
+    return conn
+
+
+def _index_only(ctx: "Ctx") -> bool:
+    if ctx.command == "apply":
+        return "--index" not in ctx.args
+    if ctx.command == "restore":
+        return not any(a in ("--worktree", "-W") or (a.startswith("-") and not a.startswith("--") and "W" in a)
+                       for a in ctx.args)
+    return ctx.command in _INDEX_ONLY
+
+
+# --- staging ---------------------------------------------------------------
+
+def stage(ctx: "Ctx") -> int:
+    with _session_lock(ctx) as lock:
+        _freshen_tolerant(ctx)
+        if _index_only(ctx):
+            _stage_on_copy(ctx, lock)
+        _stage_in_place(ctx, lock)
+
+
+def _freshen_tolerant(ctx: "Ctx") -> None:
+    try:
+        freshen.update(ctx, reading=False)
+    except sindex.Conflict as exc:
+        freshen._warn_once(ctx, exc)
+
+
+def _stage_on_copy(ctx: "Ctx", lock: locks.Lock) -> NoReturn:
+    si = ctx.index
+    tmp = os.path.join(ctx.sdir, f"index.stage.{os.getpid()}")
+    fsutil.copy_keep_stat(si.path, tmp)
+    before = os.stat(tmp).st_ino
+    try:
+        status = proc.call([ctx.real, *ctx.argv], ctx.env(GIT_INDEX_FILE=tmp), pass_fds=[lock.fd])
+        if os.stat(tmp).st_ino != before:  # git rewrote it: check, then keep
+            _claim_or_refuse(ctx, tmp, "stage", "nothing was staged")
+            os.replace(tmp, si.path)
+    finally:
+        fsutil.remove(tmp)
+    proc.exit_like(status)
+
+
+def _stage_in_place(ctx: "Ctx", lock: locks.Lock) -> NoReturn:
+    """rm, mv and friends also change the work tree, so they cannot run on a
+    copy: predict their paths first, then run them for real."""
+    predicted = _predict(ctx)
+    if predicted:
+        conn = _db(ctx)
+        try:
+            found = ownership.find(conn, ctx.repo.worktree_id, ctx.name, predicted,
+                                   ownership.alive_checker(conn))
+        finally:
+            conn.close()
+        if found:
+            raise ownership.refusal(f"{ctx.command}", found, "nothing was changed")
+    status = proc.call([ctx.real, *ctx.argv], ctx.env(), pass_fds=[lock.fd])
+    _claim_or_refuse(ctx, ctx.index.path, None, "")
+    proc.exit_like(status)
+
+
+def _predict(ctx: "Ctx") -> list[bytes]:
+    """The paths rm/mv would change: everything tracked under their arguments
+    (and for mv, the destinations)."""
+    before, after = commands.positionals(ctx.args)
+    words = before + after
+    if ctx.command == "mv" and len(words) >= 2:
+        dest = words[-1]
+        sources = ctx.git.ls_files(ctx.index.path, [_top_rel(ctx, w) for w in words[:-1]])
+        targets = [_top_rel(ctx, os.path.join(dest, os.path.basename(w))) if os.path.isdir(os.path.join(ctx.repo.cwd, dest))
+                   else _top_rel(ctx, dest) for w in words[:-1]]
+        return sources + targets
+    if ctx.command == "rm" and words:
+        return ctx.git.ls_files(ctx.index.path, [_top_rel(ctx, w) for w in words])
+    return []
+
+
+def _top_rel(ctx: "Ctx", word: str) -> bytes:
+    full = os.path.normpath(os.path.join(ctx.repo.cwd, word))
+    return os.fsencode(os.path.relpath(full, ctx.repo.top))
+
+
+def _claim_or_refuse(ctx: "Ctx", index: str, action: str | None, nothing: str) -> None:
+    """In one transaction: refuse if any path `index` stages is owned by another
+    live session (when action is given), else record exactly those claims."""
+    base = ctx.index.base() or ctx.repo.empty_tree()
+    staged = ctx.git.changed_paths(index, base)
+    conn = _db(ctx)
+    try:
+        with state.tx(conn):
+            if action is not None:
+                found = ownership.find(conn, ctx.repo.worktree_id, ctx.name, staged,
+                                       ownership.alive_checker(conn))
+                if found:
+                    raise ownership.refusal(action, found, nothing)
+            if ownership.set_staged(conn, ctx.repo.worktree_id, ctx.name, staged):
+                state.bump_generation(conn)
+    finally:
+        conn.close()
+
+
+# --- ref moves -------------------------------------------------------------
+
+def move_refs(ctx: "Ctx") -> int:
+    start = time.time()
+    with locks.acquire(global_lock_path(ctx), ctx.holder(), "the global lock",
+                       lambda: freshen.lock_timeout(ctx)) as glock, _session_lock(ctx) as slock:
+        if ctx.command in ("tag", "branch", "notes"):
+            _freshen_tolerant(ctx)  # they do not use the index
+        else:
+            _rebase_or_refuse(ctx)
+        conn = _db(ctx)
+        try:
+            _check_shared_state(ctx, conn)
+            if ctx.command == "commit":
+                _check_commit(ctx, conn)
+            old = ctx.index.head()
+            status = proc.call([ctx.real, *ctx.argv], ctx.env(), pass_fds=[glock.fd, slock.fd])
+            try:
+                _after(ctx, conn, old, status, start)
+            except Exception as exc:  # git already did its work: report, never undo
+                if os.environ.get("GITLANE_TRACE") == "1":
+                    raise
+                sys.stderr.write(f"gitlane: bookkeeping after `git {ctx.command}` failed: {exc}\n"
+                                 "hint: your commit is safe; run `gitlane doctor`\n")
+        finally:
+            conn.close()
+    proc.exit_like(status)
+
+
+def _rebase_or_refuse(ctx: "Ctx") -> None:
+    try:
+        freshen.update(ctx, reading=False)
+    except sindex.Conflict as exc:
+        raise _conflict_refusal(ctx, exc) from None
+
+
+def _conflict_refusal(ctx: "Ctx", exc: sindex.Conflict) -> Fatal:
+    lines = [f"cannot {ctx.command}: your staged changes conflict with commits made since your index was based on {exc.base[:10]}:"]
+    for path in exc.paths[:20]:
+        subject = ctx.git.commit_subject(f"{exc.base}..{exc.head}", path)
+        lines.append(f"{os.fsdecode(path)}  changed by {subject or 'a newer commit'}")
+    return Fatal("\n".join(lines),
+                 "nothing was changed: your index and working tree are as they were.\n"
+                 "Unstage the path (`git restore --staged PATH`), bring the new content into your file,\n"
+                 "then stage and commit again", code=1)
+
+
+def _check_shared_state(ctx: "Ctx", conn: "sqlite3.Connection") -> None:
+    if ctx.command in ("tag", "branch", "stash", "notes"):
+        return
+    owners = dict(conn.execute("SELECT what, session FROM shared_state").fetchall())
+    for marker in _SHARED_MARKERS:
+        if os.path.exists(os.path.join(ctx.repo.git_dir, marker)):
+            owner = owners.get(marker)
+            if owner != ctx.name and os.environ.get("GITLANE_FORCE") != "1":
+                who = f"session {owner}" if owner else "a process outside gitlane"
+                raise Fatal(f"cannot {ctx.command}: {marker} from {who} is in progress in the shared git dir",
+                            f"let {who} finish (`git {_finish_verb(marker)} --continue` or `--abort`),\n"
+                            "or GITLANE_FORCE=1 for one command (audited)")
+
+
+def _finish_verb(marker: str) -> str:
+    return {"MERGE_HEAD": "merge", "CHERRY_PICK_HEAD": "cherry-pick", "REVERT_HEAD": "revert"}.get(marker, "rebase")
+
+
+def _check_commit(ctx: "Ctx", conn: "sqlite3.Connection") -> None:
+    cargs = commands.commit_args(ctx.args)
+    if "amend" in cargs.flags:
+        _check_amend(ctx, conn)
+    staged = _would_commit(ctx, cargs)
+    found = ownership.find(conn, ctx.repo.worktree_id, ctx.name, staged, ownership.alive_checker(conn))
+    if found:
+        raise ownership.refusal("commit", found, "nothing was committed; your index is as it was")
+
+
+def _would_commit(ctx: "Ctx", cargs: commands.CommitArgs) -> list[bytes]:
+    head = ctx.index.head()
+    if "all" not in cargs.flags and not cargs.paths:
+        return ctx.git.changed_paths(ctx.index.path, head)
+    tmp = os.path.join(ctx.sdir, f"index.predict.{os.getpid()}")
+    fsutil.copy_keep_stat(ctx.index.path, tmp)
+    try:
+        spec = ["--", *cargs.paths] if cargs.paths else []
+        ctx.git.run("-C", ctx.repo.cwd, "add", "-u", *spec, index=tmp, check=False,
+                    extra={"GIT_LITERAL_PATHSPECS": os.environ.get("GIT_LITERAL_PATHSPECS", "0")})
+        return ctx.git.changed_paths(tmp, head)
+    finally:
+        fsutil.remove(tmp)
+
+
+def _check_amend(ctx: "Ctx", conn: "sqlite3.Connection") -> None:
+    head = ctx.repo.head()
+    row = conn.execute("SELECT session FROM audit WHERE commit_id = ? AND event IN ('commit', 'amend') "
+                       "ORDER BY id DESC LIMIT 1", (head,)).fetchone()
+    if row and row[0] == ctx.name:
+        return
+    if os.environ.get("GITLANE_FORCE") == "1":
+        state.audit(conn, "force", ctx.name, argv=" ".join(ctx.argv), detail="amend of a commit not made by this session")
+        return
+    maker = f"session {row[0]}" if row else "someone outside this session"
+    raise Fatal(f"refusing to amend HEAD ({(head or '')[:10]}): it was made by {maker}, not by session {ctx.name}",
+                "make a new commit instead (`git commit --fixup=HEAD` keeps history honest);\n"
+                "GITLANE_FORCE=1 overrides for one command (audited)")
+
+
+def _after(ctx: "Ctx", conn: "sqlite3.Connection", old: str, status: int, start: float) -> None:
+    from gitlane import mainindex
+    new = ctx.index.head()
+    paths: list[bytes] = []
+    if new != old:
+        ctx.index.set_base(new)
+        paths = ctx.git.diff_tree_paths(old, new) if old != ctx.repo.empty_tree() else \
+            ctx.git.diff_tree_paths(ctx.repo.empty_tree(), new)
+    staged = ctx.git.changed_paths(ctx.index.path, ctx.index.base() or new) if os.path.exists(ctx.index.path) else []
+    event = ctx.command
+    if ctx.command == "commit" and "amend" in commands.commit_args(ctx.args).flags:
+        event = "amend"
+    with state.tx(conn):
+        if ownership.set_staged(conn, ctx.repo.worktree_id, ctx.name, staged):
+            state.bump_generation(conn)
+        if paths:
+            conn.executemany("DELETE FROM claims WHERE wt = ? AND path = ? AND session = ? AND kind = 'edit'",
+                             [(ctx.repo.worktree_id, p, ctx.name) for p in paths])
+        _record_shared_state(ctx, conn)
+        state.audit(conn, event, ctx.name, argv=" ".join(ctx.argv), exit=os.waitstatus_to_exitcode(status),
+                    commit_id=new if new != old else None, paths=b"\0".join(paths),
+                    duration=round(time.time() - start, 4),
+                    detail="GITLANE_FORCE=1" if os.environ.get("GITLANE_FORCE") == "1" else None)
+    if paths and new != old:
+        mainindex.sync(ctx.git, old, new, paths)
+
+
+def _record_shared_state(ctx: "Ctx", conn: "sqlite3.Connection") -> None:
+    for marker in _SHARED_MARKERS:
+        if os.path.exists(os.path.join(ctx.repo.git_dir, marker)):
+            conn.execute("INSERT OR IGNORE INTO shared_state VALUES (?, ?, ?)", (marker, ctx.name, time.time()))
+        else:
+            conn.execute("DELETE FROM shared_state WHERE what = ?", (marker,))

@@ -1,0 +1,90 @@
+"""Session records: who owns a session, and which sessions are live."""
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from typing import TYPE_CHECKING, Mapping
+
+from gitlane import liveness, state
+from gitlane.repo import Repo
+
+if TYPE_CHECKING:
+    from gitlane.shim import Ctx
+
+
+class Session:
+    __slots__ = ("name", "pid", "ctime", "label", "started", "last_seen", "cwd", "ended")
+
+    def __init__(self, row: sqlite3.Row | tuple) -> None:
+        (self.name, self.pid, self.ctime, self.label, self.started,
+         self.last_seen, self.cwd, self.ended) = row
+
+    @property
+    def live(self) -> bool:
+        return self.ended is None and liveness.is_alive(self.pid, self.ctime)
+
+
+def on_created(ctx: "Ctx") -> None:
+    """A session index was just made: make sure the session is on record."""
+    conn = state.connect(ctx.repo.state_dir())
+    try:
+        register(conn, ctx.name, os.environ, ctx.repo.cwd)
+    finally:
+        conn.close()
+
+
+def register(conn: sqlite3.Connection, name: str, env: Mapping[str, str], cwd: str,
+             label: str | None = None, pid: int | None = None) -> Session:
+    """Insert or refresh the session. A new owner replaces one that is dead."""
+    now = time.time()
+    current = get(conn, name)
+    if current is not None and current.ended is None and current.live and pid is None \
+            and not env.get("GITLANE_SESSION_PID"):
+        with state.tx(conn):
+            conn.execute("UPDATE sessions SET last_seen = ? WHERE name = ?", (now, name))
+        return current
+    if pid is None:
+        pid, ctime = liveness.owner(env)
+    else:
+        ctime = liveness.create_time(pid)
+    with state.tx(conn):
+        conn.execute(
+            "INSERT INTO sessions (name, pid, ctime, label, started, last_seen, cwd, ended) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, NULL) ON CONFLICT(name) DO UPDATE SET "
+            "pid = excluded.pid, ctime = excluded.ctime, last_seen = excluded.last_seen, "
+            "cwd = excluded.cwd, ended = NULL, label = COALESCE(excluded.label, label)",
+            (name, pid, ctime, label, now, now, cwd))
+        state.bump_generation(conn)
+    found = get(conn, name)
+    assert found is not None
+    return found
+
+
+def get(conn: sqlite3.Connection, name: str) -> Session | None:
+    row = conn.execute("SELECT name, pid, ctime, label, started, last_seen, cwd, ended "
+                       "FROM sessions WHERE name = ?", (name,)).fetchone()
+    return Session(row) if row else None
+
+
+def all_sessions(conn: sqlite3.Connection) -> list[Session]:
+    rows = conn.execute("SELECT name, pid, ctime, label, started, last_seen, cwd, ended "
+                        "FROM sessions ORDER BY started").fetchall()
+    return [Session(r) for r in rows]
+
+
+def live_names(conn: sqlite3.Connection, exclude: str | None = None) -> set[str]:
+    return {s.name for s in all_sessions(conn) if s.name != exclude and s.live}
+
+
+def end(conn: sqlite3.Connection, name: str) -> None:
+    with state.tx(conn):
+        conn.execute("UPDATE sessions SET ended = ? WHERE name = ?", (time.time(), name))
+        conn.execute("DELETE FROM reservations WHERE session = ?", (name,))
+        conn.execute("DELETE FROM claims WHERE session = ? AND kind = 'edit'", (name,))
+        state.bump_generation(conn)
+
+
+def touch(repo: Repo, conn: sqlite3.Connection, name: str) -> None:
+    with state.tx(conn):
+        conn.execute("UPDATE sessions SET last_seen = ? WHERE name = ?", (time.time(), name))

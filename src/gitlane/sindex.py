@@ -1,0 +1,102 @@
+"""The session index: a private staging area based on a recorded commit.
+
+Invariant: the index is always `base + the session's staged changes`. The
+base is written after the index, never before: a crash between the two leaves
+the new index with the old base, and the 3-way rebase B -> (H + S) -> H is
+idempotent, so the next command heals it. The reverse order could record a
+base the index is not built on, and the next commit would revert (DESIGN §3).
+"""
+from __future__ import annotations
+
+import os
+
+from gitlane import fsutil
+from gitlane.git import Git
+
+
+class Conflict(Exception):
+    """Both this session's index and the commits since its base changed paths."""
+
+    def __init__(self, base: str, head: str, paths: list[bytes]) -> None:
+        super().__init__("rebase conflict")
+        self.base = base
+        self.head = head
+        self.paths = paths
+
+
+class Unmerged(Exception):
+    """The index holds an unfinished merge; it cannot be rebased until resolved."""
+
+
+class SessionIndex:
+    def __init__(self, git: Git, sdir: str) -> None:
+        self.git = git
+        self.sdir = sdir
+        self.path = os.path.join(sdir, "index")
+        self.base_path = os.path.join(sdir, "base")
+
+    def exists(self) -> bool:
+        return os.path.exists(self.path) and os.path.exists(self.base_path)
+
+    def base(self) -> str | None:
+        text = fsutil.read_text(self.base_path)
+        return text.strip() if text else None
+
+    def head(self) -> str:
+        return self.git.repo.head() or self.git.repo.empty_tree()
+
+    def stale(self) -> bool:
+        return not self.exists() or self.base() != self.head()
+
+    def _tmp(self) -> str:
+        return os.path.join(self.sdir, f"index.new.{os.getpid()}")
+
+    def create(self) -> None:
+        """Copy .git/index with its stat cache, then reset its entries to HEAD:
+        the first `status` of a new session then rehashes nothing."""
+        os.makedirs(self.sdir, exist_ok=True)
+        head = self.git.repo.head()
+        tmp = self._tmp()
+        shared = os.path.join(self.git.repo.git_dir, "index")
+        if head and os.path.exists(shared):
+            fsutil.copy_keep_stat(shared, tmp)
+            self.git.read_tree(tmp, "--reset", head)
+        elif head:
+            self.git.read_tree(tmp, head)
+        else:
+            self.git.read_tree(tmp, "--empty")
+        self._commit(tmp, head or self.git.repo.empty_tree())
+
+    def rebase(self) -> bool:
+        """Move the index onto HEAD with an index-only 3-way merge. Returns
+        True when it moved. Raises Conflict and leaves the index untouched
+        when a path changed on both sides."""
+        base, head = self.base(), self.head()
+        if base == head:
+            return False
+        if base is None or not os.path.exists(self.path):
+            self.create()
+            return True
+        staged = self.git.write_tree(self.path)
+        if staged is None:
+            raise Unmerged()
+        tmp = self._tmp()
+        fsutil.copy_keep_stat(self.path, tmp)
+        try:
+            self.git.read_tree(tmp, "-m", "-i", "--aggressive", base, staged, head)
+            conflicts = self.git.unmerged(tmp)
+        except BaseException:
+            fsutil.remove(tmp)
+            raise
+        if conflicts:
+            fsutil.remove(tmp)
+            raise Conflict(base, head, conflicts)
+        self._commit(tmp, head)
+        return True
+
+    def set_base(self, head: str) -> None:
+        fsutil.write_atomic(self.base_path, head.encode() + b"\n")
+
+    def _commit(self, tmp: str, head: str) -> None:
+        os.replace(tmp, self.path)
+        self.set_base(head)

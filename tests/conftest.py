@@ -1,0 +1,96 @@
+"""Hermetic fixtures: real git, real temporary repositories, no user config.
+
+Every test runs git through the installed shim (`shim/git`, made by
+install.sh) exactly as users do, with HOME, system config and identity
+pinned so results do not depend on the machine.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHIM = ROOT / "shim"
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from lanetest import Lane, real_git  # noqa: E402
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not (SHIM / "git").exists():
+        raise pytest.UsageError("shim/git is missing: run ./install.sh --dev first")
+
+
+@pytest.fixture(autouse=True)
+def hermetic(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    home = tmp_path_factory.mktemp("home")
+    for key in list(os.environ):
+        if key.startswith(("GIT_", "GITLANE_")) or key == "CLAUDE_CODE_SESSION_ID":
+            monkeypatch.delenv(key)
+    env = {
+        "HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"),
+        "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": str(home / ".gitconfig"),
+        "GIT_AUTHOR_NAME": "A U Thor", "GIT_AUTHOR_EMAIL": "author@example.com",
+        "GIT_COMMITTER_NAME": "C O Mitter", "GIT_COMMITTER_EMAIL": "committer@example.com",
+        "GIT_AUTHOR_DATE": "1112911993 -0700", "GIT_COMMITTER_DATE": "1112911993 -0700",
+        "GIT_EDITOR": "false", "GIT_PAGER": "cat", "PAGER": "cat", "LC_ALL": "C", "LANG": "C",
+        "GITLANE_REAL_GIT": real_git(),
+        "GITLANE_LOCK_TIMEOUT": "60",
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    (home / ".gitconfig").write_text("[init]\n\tdefaultBranch = main\n[advice]\n\tdetachedHead = false\n")
+
+
+@pytest.fixture
+def lane(tmp_path: Path) -> Lane:
+    """A fresh repository with one commit, driven through the shim."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    lane = Lane(repo)
+    lane.plain("init", "-q")
+    (repo / "README").write_text("hello\n")
+    lane.plain("add", "README")
+    lane.plain("commit", "-q", "-m", "init")
+    return lane
+
+
+@pytest.fixture
+def empty_lane(tmp_path: Path) -> Lane:
+    """A repository with no commits (unborn branch)."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    lane = Lane(repo)
+    lane.plain("init", "-q")
+    return lane
+
+
+@pytest.fixture
+def owner_proc():
+    """Start a real process to own a session; yields a factory. Killed at teardown."""
+    procs: list[subprocess.Popen] = []
+
+    def start() -> subprocess.Popen:
+        p = subprocess.Popen(["sleep", "600"])
+        procs.append(p)
+        return p
+    yield start
+    for p in procs:
+        p.kill()
+        p.wait()
+
+
+@pytest.fixture(scope="session")
+def shim_dir() -> Path:
+    return SHIM
+
+
+@pytest.fixture(scope="session")
+def have_shutil_which() -> bool:
+    return shutil.which("git") is not None
