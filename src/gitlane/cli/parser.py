@@ -56,10 +56,6 @@ def run(argv: list[str]) -> int:
     module_name, help_text = COMMANDS[name]
     module = importlib.import_module(f"gitlane.cli.{module_name}")
     p = sub.add_parser(name, help=help_text, description=help_text)
-    module.configure(p, name) if _takes_name(module.configure) else module.configure(p)
+    module.configure(p, name)
     args = top.parse_args(argv)
     return int(module.run(args) or 0)
-
-
-def _takes_name(fn) -> bool:  # type: ignore[no-untyped-def]
-    return fn.__code__.co_argcount >= 2
