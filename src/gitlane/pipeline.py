@@ -134,6 +134,15 @@ def _claim_or_refuse(ctx: "Ctx", index: str, action: str | None, nothing: str) -
                 state.bump_generation(conn)
     finally:
         conn.close()
+    note_staged(ctx, len(staged))
+
+
+def note_staged(ctx: "Ctx", count: int) -> None:
+    """How many paths the session stages, for `gitlane prompt` (no sqlite there)."""
+    try:
+        fsutil.write_atomic(os.path.join(ctx.sdir, "staged"), b"%d\n" % count)
+    except OSError:
+        pass
 
 
 # --- ref moves -------------------------------------------------------------
@@ -264,6 +273,7 @@ def _after(ctx: "Ctx", conn: "sqlite3.Connection", old: str, status: int, start:
                     commit_id=new if new != old else None, paths=b"\0".join(paths),
                     duration=round(time.time() - start, 4),
                     detail="GITLANE_FORCE=1" if os.environ.get("GITLANE_FORCE") == "1" else None)
+    note_staged(ctx, len(staged))
     if paths and new != old:
         mainindex.sync(ctx.git, old, new, paths)
 

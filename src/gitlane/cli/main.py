@@ -12,5 +12,8 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _dispatch(args: list[str]) -> int:
+    if args[:1] == ["prompt"] and "-h" not in args and "--help" not in args:
+        from gitlane.cli import prompt  # runs on every shell prompt: no argparse
+        return prompt.fast(args[1:])
     from gitlane.cli import parser
     return parser.run(args)

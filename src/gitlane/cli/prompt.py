@@ -1,0 +1,52 @@
+"""`gitlane prompt`: a short segment for shell prompts. It runs on every
+prompt, so it reads two small files and imports nothing heavy."""
+from __future__ import annotations
+
+import os
+import sys
+
+from typing import TYPE_CHECKING
+
+from gitlane import fsutil, gitargs, session
+from gitlane.repo import discover
+
+if TYPE_CHECKING:
+    import argparse
+
+DEFAULT = "[{session}{marker}]"
+
+
+def configure(p: "argparse.ArgumentParser", name: str) -> None:
+    p.add_argument("--format", default=DEFAULT,
+                   help="template with {session} and {marker} (default: %(default)s)")
+
+
+def run(args: "argparse.Namespace") -> int:
+    return segment(args.format)
+
+
+def fast(argv: list[str]) -> int:
+    fmt = DEFAULT
+    for i, word in enumerate(argv):
+        if word.startswith("--format="):
+            fmt = word.split("=", 1)[1]
+        elif word == "--format" and i + 1 < len(argv):
+            fmt = argv[i + 1]
+    return segment(fmt)
+
+
+def segment(fmt: str) -> int:
+    name = os.environ.get("GITLANE_SESSION") or os.environ.get("CLAUDE_CODE_SESSION_ID")
+    if not name:
+        return 0
+    marker = ""
+    try:
+        session.validate(name)
+        repo = discover(gitargs.Invocation(), os.environ, os.getcwd())
+        if repo is not None:
+            count = (fsutil.read_text(os.path.join(session.dir_for(repo, name), "staged")) or "0").strip()
+            marker = "*" if count not in ("", "0") else ""
+    except Exception:
+        pass  # a prompt must never fail
+    sys.stdout.write(fmt.format(session=name, marker=marker) + "\n")
+    return 0
