@@ -17,12 +17,14 @@ def ensure(ctx: "Ctx", reading: bool) -> bool:
     """True when the session index exists (rebased if it could be). A read-only
     command in a repository whose state folder cannot be written returns False
     so that it can still run."""
-    if not ctx.index.stale():
+    from gitlane import isolation
+    if not ctx.index.stale() and isolation.in_step(ctx):
         return True
     try:
         with locks.acquire(ctx.lock_path(), ctx.holder(), f"session {ctx.name}'s lock",
                            lambda: lock_timeout(ctx)):
             update(ctx, reading)
+            isolation.sync(ctx)
     except PermissionError as exc:
         if reading:
             return False
@@ -36,7 +38,9 @@ def update(ctx: "Ctx", reading: bool) -> None:
     si = ctx.index
     if not si.exists():
         from gitlane import registry
+        from gitlane import isolation
         si.create()
+        isolation.invalidate(ctx)
         registry.on_created(ctx)
         return
     try:

@@ -51,9 +51,34 @@ def _index_only(ctx: "Ctx") -> bool:
 def stage(ctx: "Ctx") -> int:
     with _session_lock(ctx) as lock:
         _freshen_tolerant(ctx)
+        _isolate_and_guard(ctx)
         if _index_only(ctx):
             _stage_on_copy(ctx, lock)
         _stage_in_place(ctx, lock)
+
+
+def _isolate_and_guard(ctx: "Ctx", conn: "sqlite3.Connection | None" = None) -> None:
+    from gitlane import guardrun, isolation
+    own = conn is None
+    if own and isolation.in_step(ctx) and not guardrun.relevant(ctx):
+        return
+    conn = conn or _db(ctx)
+    try:
+        isolation.sync(ctx, conn)
+        guardrun.check(ctx, conn)
+    finally:
+        if own:
+            conn.close()
+
+
+def guarded_other(ctx: "Ctx") -> NoReturn:
+    """clean, worktree-only restore/checkout and friends: under the session
+    lock, after the guard."""
+    with _session_lock(ctx) as lock:
+        _freshen_tolerant(ctx)
+        _isolate_and_guard(ctx)
+        status = proc.call([ctx.real, *ctx.argv], ctx.env(), pass_fds=[lock.fd])
+    proc.exit_like(status)
 
 
 def _freshen_tolerant(ctx: "Ctx") -> None:
@@ -158,6 +183,7 @@ def move_refs(ctx: "Ctx") -> int:
         conn = _db(ctx)
         try:
             _check_shared_state(ctx, conn)
+            _isolate_and_guard(ctx, conn)
             if ctx.command == "commit":
                 _check_commit(ctx, conn)
             old = ctx.index.head()

@@ -32,6 +32,7 @@ class Ctx:
         self.args = inv.args
         self.sdir = session.dir_for(repo, name)
         self.index = SessionIndex(git, self.sdir)
+        self.kind = commands.OTHER
 
     def env(self, **extra: str) -> dict[str, str]:
         env = dict(os.environ)
@@ -77,7 +78,7 @@ def dispatch(real: str, argv: list[str]) -> int:
     if command is None:
         _run_other(ctx)
     ctx.command, ctx.args = command, args
-    kind = commands.classify(command, args, lambda p: os.path.lexists(os.path.join(cwd, p)))
+    kind = ctx.kind = commands.classify(command, args, lambda p: os.path.lexists(os.path.join(ctx.repo.cwd, p)))
     if kind == commands.READ:
         _run_read(ctx)
     if kind == commands.OTHER:
@@ -123,6 +124,9 @@ def _run_read(ctx: Ctx) -> NoReturn:
 
 
 def _run_other(ctx: Ctx) -> NoReturn:
-    from gitlane import freshen
+    from gitlane import freshen, guardrun
+    if guardrun.relevant(ctx):
+        from gitlane import pipeline
+        pipeline.guarded_other(ctx)
     freshen.ensure(ctx, reading=False)
     proc.exec_([ctx.real, *ctx.argv], ctx.env())

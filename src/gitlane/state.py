@@ -94,7 +94,20 @@ def tx(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
 
 
 def bump_generation(conn: sqlite3.Connection) -> None:
+    """Ownership changed. The new value is also written to a plain file, so
+    the hot path learns "nothing changed" with one read and no sqlite."""
     conn.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'")
+    value = generation(conn)
+    path = conn.execute("PRAGMA database_list").fetchone()[2]
+    if path:
+        from gitlane.fsutil import write_atomic
+        try:
+            write_atomic(os.path.join(os.path.dirname(path), GENERATION_FILE), b"%d\n" % value)
+        except OSError:
+            pass  # readers then see an old value and sync once more than needed
+
+
+GENERATION_FILE = "generation"
 
 
 def generation(conn: sqlite3.Connection) -> int:
