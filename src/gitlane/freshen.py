@@ -33,6 +33,16 @@ def ensure(ctx: "Ctx", reading: bool) -> bool:
     return True
 
 
+def read_lock_fds(ctx: "Ctx") -> list[int]:
+    """The session lock, shared, as fds to hand to git: held by readers for as
+    long as their git runs. A read-only repository simply gets no lock."""
+    try:
+        return [locks.acquire(ctx.lock_path(), "", f"session {ctx.name}'s lock",
+                              lambda: lock_timeout(ctx), shared=True).fd]
+    except OSError:
+        return []
+
+
 def update(ctx: "Ctx", reading: bool) -> None:
     """Create or rebase under the session lock (the caller holds it)."""
     si = ctx.index

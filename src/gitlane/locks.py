@@ -48,15 +48,15 @@ def _open(path: str) -> int:
     return os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
 
 
-def _try(fd: int) -> bool:
+def _try(fd: int, shared: bool = False) -> bool:
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
     except OSError as exc:
         if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
             return False
         raise
     try:
-        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.lockf(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
     except OSError as exc:
         fcntl.flock(fd, fcntl.LOCK_UN)
         if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
@@ -74,13 +74,15 @@ def try_acquire(path: str, holder: str) -> Lock | None:
     return Lock(path, fd)
 
 
-def acquire(path: str, holder: str, what: str, timeout: Callable[[], float]) -> Lock:
+def acquire(path: str, holder: str, what: str, timeout: Callable[[], float],
+            shared: bool = False) -> Lock:
     """Wait, with backoff, up to timeout() seconds (only asked for when we
-    must wait). After NOTICE_AFTER seconds say once who holds it."""
+    must wait). After NOTICE_AFTER seconds say once who holds it. Shared
+    holders (readers) leave the holder line alone: it names the last writer."""
     fd = _open(path)
     start = time.monotonic()
     delay, limit, noticed = 0.001, None, False
-    while not _try(fd):
+    while not _try(fd, shared):
         waited = time.monotonic() - start
         if limit is None:
             limit = timeout()
@@ -95,7 +97,8 @@ def acquire(path: str, holder: str, what: str, timeout: Callable[[], float]) -> 
             noticed = True
         time.sleep(min(delay, max(0.0, limit - waited)))
         delay = min(delay * 1.6, 0.05)
-    _write_holder(fd, holder)
+    if not shared:
+        _write_holder(fd, holder)
     return Lock(path, fd)
 
 

@@ -7,7 +7,7 @@ import sys
 import time
 from typing import TYPE_CHECKING, NoReturn
 
-from gitlane import commands, freshen, fsutil, locks, ownership, proc, registry, sindex, state
+from gitlane import commands, freshen, fsutil, locks, ownership, proc, registry, sindex, snapshot, state
 from gitlane.errors import Fatal
 
 if TYPE_CHECKING:
@@ -48,8 +48,27 @@ def _index_only(ctx: "Ctx") -> bool:
 
 # --- staging ---------------------------------------------------------------
 
+def _clear_stale(ctx: "Ctx", stale_ref_locks: bool) -> None:
+    """Under our locks, leftover git locks are either a live git outside
+    gitlane (wait) or stale (reclaim, audited)."""
+    from gitlane import stale
+    paths = [ctx.index.path + ".lock"] + (stale.ref_locks(ctx.repo, ctx.command) if stale_ref_locks else [])
+    if not any(os.path.exists(p) for p in paths):
+        return
+
+    def audit(event: str, detail: str) -> None:
+        conn = _db(ctx)
+        try:
+            with state.tx(conn):
+                state.audit(conn, event, ctx.name, argv=" ".join(ctx.argv), detail=detail)
+        finally:
+            conn.close()
+    stale.clear(ctx.repo, paths, freshen.lock_timeout(ctx), audit)
+
+
 def stage(ctx: "Ctx") -> int:
     with _session_lock(ctx) as lock:
+        _clear_stale(ctx, stale_ref_locks=False)
         _freshen_tolerant(ctx)
         _isolate_and_guard(ctx)
         if _index_only(ctx):
@@ -159,6 +178,7 @@ def _claim_or_refuse(ctx: "Ctx", index: str, action: str | None, nothing: str) -
                 state.bump_generation(conn)
     finally:
         conn.close()
+    snapshot.take(ctx.git, ctx.name, index, base)
     note_staged(ctx, len(staged))
 
 
@@ -176,6 +196,7 @@ def move_refs(ctx: "Ctx") -> int:
     start = time.time()
     with locks.acquire(global_lock_path(ctx), ctx.holder(), "the global lock",
                        lambda: freshen.lock_timeout(ctx)) as glock, _session_lock(ctx) as slock:
+        _clear_stale(ctx, stale_ref_locks=True)
         if ctx.command in ("tag", "branch", "notes"):
             _freshen_tolerant(ctx)  # they do not use the index
         else:
@@ -299,6 +320,8 @@ def _after(ctx: "Ctx", conn: "sqlite3.Connection", old: str, status: int, start:
                     commit_id=new if new != old else None, paths=b"\0".join(paths),
                     duration=round(time.time() - start, 4),
                     detail="GITLANE_FORCE=1" if os.environ.get("GITLANE_FORCE") == "1" else None)
+    if os.path.exists(ctx.index.path):
+        snapshot.take(ctx.git, ctx.name, ctx.index.path, ctx.index.base() or new)
     note_staged(ctx, len(staged))
     if paths and new != old:
         mainindex.sync(ctx.git, old, new, paths)

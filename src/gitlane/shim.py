@@ -109,18 +109,16 @@ def _config_options(options: list[str]) -> list[str]:
 
 
 def _run_read(ctx: Ctx) -> NoReturn:
-    """Read-only: bring the index onto HEAD if needed, then exec git. `status`
-    refreshes the stat cache when the session lock is free (so it never slows
-    down as files are touched); otherwise git runs without optional locks."""
+    """Read-only: bring the index onto HEAD if needed, then exec git holding
+    the session lock shared, so no rebase can replace the index under it.
+    `status` may refresh the stat cache (a content-neutral write, serialised
+    by git's own index.lock), so it never slows down as files are touched;
+    everything else runs without optional locks."""
     from gitlane import freshen
     if not freshen.ensure(ctx, reading=True):
         passthrough(ctx.real, ctx.argv, GIT_OPTIONAL_LOCKS="0")
-    if ctx.command == "status":
-        from gitlane import locks
-        held = locks.try_acquire(ctx.lock_path(), ctx.holder())
-        if held is not None:
-            proc.exec_([ctx.real, *ctx.argv], ctx.env(), pass_fds=[held.fd])
-    proc.exec_([ctx.real, *ctx.argv], ctx.env(GIT_OPTIONAL_LOCKS="0"))
+    extra = {} if ctx.command == "status" else {"GIT_OPTIONAL_LOCKS": "0"}
+    proc.exec_([ctx.real, *ctx.argv], ctx.env(**extra), pass_fds=freshen.read_lock_fds(ctx))
 
 
 def _run_other(ctx: Ctx) -> NoReturn:
@@ -129,4 +127,4 @@ def _run_other(ctx: Ctx) -> NoReturn:
         from gitlane import pipeline
         pipeline.guarded_other(ctx)
     freshen.ensure(ctx, reading=False)
-    proc.exec_([ctx.real, *ctx.argv], ctx.env())
+    proc.exec_([ctx.real, *ctx.argv], ctx.env(), pass_fds=freshen.read_lock_fds(ctx))

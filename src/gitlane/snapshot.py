@@ -1,0 +1,70 @@
+"""Keep staged work reachable and recoverable: a ref per session,
+refs/gitlane/sessions/<name>, at a commit whose tree is the session index
+and whose parent is its base.
+
+Staged blobs that live only in a session index are invisible to `git gc` and
+`git prune` (they walk refs, reflogs and the worktrees' own indexes), so
+without this `gc --prune=now` would delete them. The same commit lets a
+truncated or corrupt index be rebuilt with its staged content intact.
+"""
+from __future__ import annotations
+
+import os
+import time
+from typing import TYPE_CHECKING
+
+from gitlane import fsutil
+
+if TYPE_CHECKING:
+    from gitlane.git import Git
+
+PREFIX = "refs/gitlane/sessions/"
+
+
+def ref_name(name: str) -> str:
+    return PREFIX + name
+
+
+def ref_path(git: "Git", name: str) -> str:
+    return os.path.join(git.repo.common_dir, *ref_name(name).split("/"))
+
+
+def take(git: "Git", name: str, index: str, base: str) -> None:
+    """Point the session's ref at (tree of index, parent base), or drop it when
+    nothing is staged. The caller holds the session lock, the only writer of
+    this ref, so a plain atomic loose-ref write is enough."""
+    tree = git.write_tree(index)
+    if tree is None:
+        return  # unmerged entries: keep the previous snapshot
+    empty = base == git.repo.empty_tree()
+    if tree == (base if empty else git.tree_of(base)):
+        drop(git, name)
+        return
+    stamp = f"{int(time.time())} +0000"
+    body = (f"tree {tree}\n" + ("" if empty else f"parent {base}\n")
+            + f"author gitlane <gitlane@localhost> {stamp}\ncommitter gitlane <gitlane@localhost> {stamp}\n\n"
+            + f"gitlane: staged work of session {name}\n")
+    commit = git.run("hash-object", "-t", "commit", "-w", "--stdin", input=body.encode()).out.decode().strip()
+    path = ref_path(git, name)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    fsutil.write_atomic(path, commit.encode() + b"\n")
+
+
+def drop(git: "Git", name: str) -> None:
+    if os.path.exists(ref_path(git, name)) or _packed(git, name):
+        git.run("update-ref", "-d", ref_name(name), check=False)
+
+
+def _packed(git: "Git", name: str) -> bool:
+    text = fsutil.read_text(os.path.join(git.repo.common_dir, "packed-refs")) or ""
+    return (" " + ref_name(name)) in text
+
+
+def read(git: "Git", name: str) -> tuple[str, str | None] | None:
+    """(tree, base) of the session's snapshot, if it has one."""
+    res = git.run("rev-parse", "-q", "--verify", f"{ref_name(name)}^{{commit}}", check=False)
+    if res.rc != 0:
+        return None
+    commit = res.out.decode().strip()
+    info = git.run("log", "-1", "--format=%T %P", commit).out.decode().split()
+    return info[0], (info[1] if len(info) > 1 else None)
