@@ -21,7 +21,9 @@ def resolve(git: Git, options: list[str], command: str, args: list[str]) -> tupl
         seen.add(key)
         res = git.run(*options, "config", "--get", f"alias.{command}", check=False,
                       extra={"GIT_LITERAL_PATHSPECS": "0"})
-        value = res.out.decode("utf-8", "surrogateescape").strip() if res.rc == 0 else ""
+        # Drop only the newline `git config` adds: blanks inside the value are
+        # words to split_cmdline(), as they are to git.
+        value = res.out.decode("utf-8", "surrogateescape").removesuffix("\n") if res.rc == 0 else ""
         if not value:
             return command, args  # an external git-foo or an unknown word
         if value.startswith("!"):

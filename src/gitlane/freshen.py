@@ -46,6 +46,10 @@ def read_lock_fds(ctx: "Ctx") -> list[int]:
 def update(ctx: "Ctx", reading: bool) -> None:
     """Create or rebase under the session lock (the caller holds it)."""
     si = ctx.index
+    if sindex.is_corrupt(si.path):
+        from gitlane import isolation
+        sys.stderr.write(f"gitlane: session {ctx.name}: {sindex.recover(si, ctx.name)}\n")
+        isolation.invalidate(ctx)
     if not si.exists():
         from gitlane import registry
         from gitlane import isolation

@@ -20,6 +20,8 @@ _FLAGS = frozenset((
 _QUERIES = frozenset(("--html-path", "--man-path", "--info-path", "--exec-path"))
 # git.c rewrites these into the `help` and `version` commands.
 _LEGACY = {"--help": "help", "-h": "help", "--version": "version", "-v": "version"}
+# isspace() in git's sane_ctype table: \v and \f are not blanks.
+_BLANKS = " \t\n\r"
 
 
 class Invocation:
@@ -52,6 +54,12 @@ def split(argv: Sequence[str]) -> Invocation:
     if i < len(argv):
         inv.command = _LEGACY.get(argv[i], argv[i])
         inv.args = list(argv[i + 1:])
+    if inv.args[:1] == ["--help"]:
+        # git.c handle_builtin(): `git CMD --help ARGS` runs `git help
+        # --exclude-guides CMD ARGS`, a read. Left as CMD, `git commit --help`
+        # would hold the global lock for as long as the manual is open.
+        inv.args = ["--exclude-guides", inv.command or "", *inv.args[1:]]
+        inv.command = "help"
     return inv
 
 
@@ -95,39 +103,34 @@ def _set_valued(inv: Invocation, name: str, value: str) -> None:
 
 
 def split_cmdline(text: str) -> list[str]:
-    """git's split_cmdline(): whitespace-separated words, '…' and "…" quoting,
-    backslash escapes outside single quotes. Used to expand aliases."""
+    """git's split_cmdline() (alias.c), used to expand aliases: words split at
+    git's whitespace, '…' and "…" quoting, backslash escapes outside single
+    quotes. Like git, a leading or trailing blank makes an empty word, and an
+    unclosed quote or a final backslash is an error (ValueError)."""
     words: list[str] = []
     cur: list[str] = []
-    have = False
     quote = ""
     i = 0
     while i < len(text):
         ch = text[i]
-        if quote:
-            if ch == quote:
-                quote = ""
-            elif ch == "\\" and quote == '"' and i + 1 < len(text):
+        if not quote and ch in _BLANKS:
+            words.append("".join(cur))
+            cur = []
+            while i + 1 < len(text) and text[i + 1] in _BLANKS:
                 i += 1
-                cur.append(text[i])
-            else:
-                cur.append(ch)
-        elif ch in " \t\n":
-            if have:
-                words.append("".join(cur))
-                cur, have = [], False
-        elif ch in "'\"":
-            quote, have = ch, True
-        elif ch == "\\" and i + 1 < len(text):
-            i += 1
-            cur.append(text[i])
-            have = True
+        elif not quote and ch in "'\"":
+            quote = ch
+        elif ch == quote:
+            quote = ""
         else:
+            if ch == "\\" and quote != "'":
+                i += 1
+                if i == len(text):
+                    raise ValueError("cmdline ends with \\")
+                ch = text[i]
             cur.append(ch)
-            have = True
         i += 1
     if quote:
         raise ValueError("unclosed quote")
-    if have:
-        words.append("".join(cur))
+    words.append("".join(cur))
     return words

@@ -104,7 +104,8 @@ def exit_like(status: int) -> NoReturn:
     """Leave with the same wait status as the child: its exit code, or its signal."""
     if os.WIFSIGNALED(status):
         sig = os.WTERMSIG(status)
-        signal.signal(sig, signal.SIG_DFL)
+        if sig not in (signal.SIGKILL, signal.SIGSTOP):  # cannot be caught: always default
+            signal.signal(sig, signal.SIG_DFL)
         sys.stdout.flush()
         os.kill(os.getpid(), sig)
     sys.stdout.flush()

@@ -96,7 +96,10 @@ def _make(git_dir: str, top: str, cwd: str) -> Repo | None:
     rel = _read(os.path.join(git_dir, "commondir"))
     if rel:
         common = os.path.normpath(os.path.join(git_dir, rel.strip()))
-    if _config_bare(common):
+    elif _config_bare(common):
+        # Only the main worktree is made bare by core.bare: git ignores the
+        # common config's core.bare in a linked worktree (setup.c), which is
+        # how `clone --bare` + `worktree add` layouts work.
         return None
     return Repo(git_dir, common, os.path.abspath(top), cwd)
 

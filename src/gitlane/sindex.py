@@ -46,7 +46,13 @@ class SessionIndex:
         return self.git.repo.head() or self.git.repo.empty_tree()
 
     def stale(self) -> bool:
-        return not self.exists() or self.base() != self.head()
+        """Needs work under the lock: missing, truncated, or based on an old HEAD."""
+        try:
+            if os.path.getsize(self.path) < 32:
+                return True
+        except OSError:
+            return True
+        return not os.path.exists(self.base_path) or self.base() != self.head()
 
     def _tmp(self) -> str:
         return os.path.join(self.sdir, f"index.new.{os.getpid()}")
@@ -100,3 +106,36 @@ class SessionIndex:
     def _commit(self, tmp: str, head: str) -> None:
         os.replace(tmp, self.path)
         self.set_base(head)
+
+
+def is_corrupt(path: str) -> bool:
+    """git's own check: header, then the SHA-1 trailer over the whole file.
+    Truncation and bit rot both fail it. A missing file is not corrupt."""
+    import hashlib
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        return False
+    if len(data) < 32 or data[:4] != b"DIRC" or int.from_bytes(data[4:8], "big") not in (2, 3, 4):
+        return True
+    return hashlib.sha1(data[:-20]).digest() != data[-20:] and hashlib.sha256(data[:-32]).digest() != data[-32:]
+
+
+def recover(si: SessionIndex, name: str) -> str:
+    """Move a corrupt index aside and rebuild it from the session's snapshot
+    ref (tree = staged content, parent = base), or from HEAD when it has none.
+    Returns a sentence saying what happened."""
+    import time
+    from gitlane import snapshot
+    aside = f"{si.path}.corrupt-{int(time.time())}"
+    os.replace(si.path, aside)
+    snap = snapshot.read(si.git, name)
+    if snap is None:
+        si.create()
+        return f"its index was corrupt (kept as {aside}); it had no staged snapshot, so it was reset to HEAD"
+    tree, base = snap
+    tmp = si._tmp()
+    si.git.read_tree(tmp, tree)
+    si._commit(tmp, base or si.git.repo.empty_tree())
+    return f"its index was corrupt (kept as {aside}); staged work was restored from {snapshot.ref_name(name)}"

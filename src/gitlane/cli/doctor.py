@@ -1,0 +1,225 @@
+"""`gitlane doctor [--fix]`: report, and with --fix repair, what can go wrong:
+the shim and PATH, stale locks, dead sessions holding staged work, orphaned
+indexes, missing bases, core.sparseCheckout, and the state database."""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import time
+
+from gitlane import fsutil, locks, realgit, registry, session, sindex, snapshot, stale, state
+from gitlane.cli.common import add_json, emit_json, open_env
+from gitlane.errors import Fatal
+
+
+class Report:
+    def __init__(self, fix: bool) -> None:
+        self.fix = fix
+        self.items: list[dict[str, str]] = []
+
+    def add(self, level: str, what: str, hint: str = "", fixed: bool = False) -> None:
+        self.items.append(dict(level=level, what=what, hint=hint, fixed="yes" if fixed else ""))
+
+    @property
+    def problems(self) -> int:
+        return sum(1 for i in self.items if i["level"] in ("error", "warn") and not i["fixed"])
+
+
+def configure(p: argparse.ArgumentParser, name: str) -> None:
+    p.add_argument("--fix", action="store_true", help="repair what can be repaired safely")
+    p.add_argument("--repair", action="store_true", help="also rebuild an unreadable state database")
+    add_json(p)
+
+
+def run(args: argparse.Namespace) -> int:
+    rep = Report(args.fix or args.repair)
+    _check_shim(rep)
+    env = open_env(need_repo=False)
+    if env is not None:
+        conn = _check_db(rep, env, args.repair)
+        _check_locks(rep, env, conn)
+        if conn is not None:
+            _check_sessions(rep, env, conn)
+        _check_sparse(rep, env)
+    if args.json:
+        emit_json(dict(items=rep.items, problems=rep.problems))
+    else:
+        for item in rep.items:
+            mark = {"ok": "ok   ", "info": "info ", "warn": "WARN ", "error": "ERROR"}[item["level"]]
+            print(f"{mark} {item['what']}{'  [fixed]' if item['fixed'] else ''}")
+            if item["hint"] and not item["fixed"] and item["level"] != "ok":
+                print(f"      hint: {item['hint']}")
+        print(f"{rep.problems} problem{'s' if rep.problems != 1 else ''} left")
+    return 1 if rep.problems else 0
+
+
+def _check_shim(rep: Report) -> None:
+    from gitlane.cli.activate import shim_dir
+    shim = os.path.join(shim_dir(), "git")
+    if not os.access(shim, os.X_OK):
+        rep.add("error", f"shim missing: {shim}", "run ./install.sh in the gitlane checkout")
+    try:
+        real = realgit.find()
+        rep.add("ok", f"real git: {real}")
+    except Fatal as exc:
+        rep.add("error", exc.what, exc.hint)
+    on_path = shutil.which("git") or ""
+    active = on_path and realgit.is_shim_dir(os.path.dirname(on_path))
+    rep.add("ok" if active or not os.environ.get("GITLANE_SESSION") else "warn",
+            f"git on PATH: {on_path or 'none'}" + (" (gitlane shim)" if active else ""),
+            "" if active else 'GITLANE_SESSION is set but the shim is not first on PATH: eval "$(gitlane activate)"')
+    depth = os.environ.get("GITLANE_DEPTH", "0")
+    if depth.isdigit() and int(depth) > 2:
+        rep.add("warn", f"GITLANE_DEPTH={depth}: git wrappers call each other", "set GITLANE_REAL_GIT")
+
+
+def _check_db(rep: Report, env, repair: bool):  # type: ignore[no-untyped-def]
+    path = state.db_path(env.repo.state_dir())
+    try:
+        conn = state.connect(env.repo.state_dir())
+        ok = conn.execute("PRAGMA quick_check").fetchone()[0] == "ok"
+        if ok:
+            rep.add("ok", f"state database: {path}")
+            return conn
+        conn.close()
+    except Fatal:
+        pass
+    if not repair:
+        rep.add("error", f"state database unreadable: {path}", "gitlane doctor --repair rebuilds it from the session folders")
+        return None
+    conn = rebuild_db(env)
+    rep.add("error", f"state database was unreadable: rebuilt from the session folders", fixed=True)
+    return conn
+
+
+def rebuild_db(env):  # type: ignore[no-untyped-def]
+    """Move the broken database aside and rebuild sessions and staged claims
+    from the session folders. Rebuilt sessions are marked ended (their owner
+    is unknown), so they block nobody; their staged work stays in their
+    indexes, and a session that is still running revives on its next command."""
+    sdir = env.repo.state_dir()
+    for suffix in ("", "-wal", "-shm"):
+        p = state.db_path(sdir) + suffix
+        if os.path.exists(p):
+            os.replace(p, f"{p}.broken-{int(time.time())}")
+    conn = state.connect(sdir)
+    root = session.sessions_root(env.repo)
+    now = time.time()
+    from gitlane import ownership
+    for name in sorted(os.listdir(root)) if os.path.isdir(root) else []:
+        si = sindex.SessionIndex(env.git, os.path.join(root, name))
+        if not os.path.exists(si.path):
+            continue
+        staged = env.git.changed_paths(si.path, si.base() or env.repo.empty_tree())
+        with state.tx(conn):
+            conn.execute("INSERT OR REPLACE INTO sessions (name, pid, ctime, label, started, last_seen, cwd, ended) "
+                         "VALUES (?, NULL, NULL, 'rebuilt', ?, ?, '', ?)", (name, now, now, now))
+            ownership.set_staged(conn, env.repo.worktree_id, name, staged)
+            state.bump_generation(conn)
+            state.audit(conn, "rebuild", name, detail=f"{len(staged)} staged paths")
+    return conn
+
+
+def _lock_files(env) -> list[str]:  # type: ignore[no-untyped-def]
+    found = []
+    for base in {env.repo.git_dir, env.repo.common_dir}:
+        for d, dirs, files in os.walk(base):
+            dirs[:] = [x for x in dirs if x not in ("objects", "gitlane", "modules", "worktrees")]
+            found += [os.path.join(d, f) for f in files if f.endswith(".lock")]
+    root = session.sessions_root(env.repo)
+    if os.path.isdir(root):
+        for name in os.listdir(root):
+            p = os.path.join(root, name, "index.lock")
+            if os.path.exists(p):
+                found.append(p)
+    return sorted(set(found))
+
+
+def _check_locks(rep: Report, env, conn) -> None:  # type: ignore[no-untyped-def]
+    paths = _lock_files(env)
+    if not paths:
+        rep.add("ok", "no git lock files")
+        return
+    live = stale.repo_git_processes(env.repo)
+    for path in paths:
+        age = time.time() - os.lstat(path).st_mtime
+        if live or age < stale.GRACE:
+            rep.add("info", f"lock {path} ({age:.0f}s old) belongs to a running git: pid "
+                            + ", ".join(str(p) for p, _ in live[:3]))
+            continue
+        fixed = False
+        if rep.fix:
+            fsutil.remove(path)
+            fixed = True
+            if conn is not None:
+                with state.tx(conn):
+                    state.audit(conn, "reclaim", env.name, detail=f"doctor removed {path} ({age:.0f}s old)")
+        rep.add("warn", f"stale lock {path} ({age:.0f}s old, no git process running here)",
+                "gitlane doctor --fix removes it", fixed)
+    gl = os.path.join(env.repo.state_dir(), "global.lock")
+    if locks.is_held(gl):
+        rep.add("info", f"global lock held by {locks.describe_holder(gl)}")
+
+
+def _check_sessions(rep: Report, env, conn) -> None:  # type: ignore[no-untyped-def]
+    known = {s.name: s for s in registry.all_sessions(conn)}
+    root = session.sessions_root(env.repo)
+    names = sorted(os.listdir(root)) if os.path.isdir(root) else []
+    for name in names:
+        si = sindex.SessionIndex(env.git, os.path.join(root, name))
+        _check_one(rep, env, conn, name, si, known.get(name))
+    if not names:
+        rep.add("ok", "no sessions in this work tree")
+
+
+def _check_one(rep: Report, env, conn, name: str, si: sindex.SessionIndex, rec) -> None:  # type: ignore[no-untyped-def]
+    for tmp in os.listdir(si.sdir):
+        if tmp.startswith("index.") and tmp.split(".")[-1].isdigit() and not _pid_alive(int(tmp.split(".")[-1])):
+            if rep.fix:
+                fsutil.remove(os.path.join(si.sdir, tmp))
+            rep.add("warn", f"session {name}: leftover temporary file {tmp}", "gitlane doctor --fix removes it", rep.fix)
+    if not os.path.exists(si.path):
+        return
+    if sindex.is_corrupt(si.path):
+        if rep.fix:
+            rep.add("error", f"session {name}: {sindex.recover(si, name)}", fixed=True)
+        else:
+            rep.add("error", f"session {name}: index is corrupt", "gitlane doctor --fix rebuilds it from its snapshot ref")
+        return
+    base = si.base()
+    if base and base != env.repo.empty_tree() and env.git.run("cat-file", "-e", f"{base}^{{commit}}", check=False).rc:
+        snap = snapshot.read(env.git, name)
+        rep.add("error", f"session {name}: its base {base[:10]} no longer exists",
+                f"`gitlane export {name}` may still work" + (f"; its snapshot is {snapshot.ref_name(name)}" if snap else ""))
+        return
+    staged = env.git.changed_paths(si.path, base or env.repo.empty_tree())
+    if rec is None:
+        rep.add("warn", f"session {name}: orphaned index (not in the database), {len(staged)} staged",
+                "gitlane doctor --fix records it as an ended session")
+        if rep.fix:
+            with state.tx(conn):
+                conn.execute("INSERT OR IGNORE INTO sessions (name, started, last_seen, ended, label) "
+                             "VALUES (?, ?, ?, ?, 'orphan')", (name, time.time(), time.time(), time.time()))
+            rep.items[-1]["fixed"] = "yes"
+        return
+    live = rec.ended is None and rec.live
+    if not live and staged:
+        rep.add("warn", f"session {name} is {'ended' if rec.ended else 'dead'} with {len(staged)} staged path(s)",
+                f"`gitlane export {name}` saves it as a patch; `gitlane adopt {name}` takes it over")
+    elif not live:
+        rep.add("info", f"session {name} is {'ended' if rec.ended else 'dead'} with nothing staged", "gitlane gc prunes it")
+    else:
+        rep.add("ok", f"session {name}: live (pid {rec.pid}), {len(staged)} staged")
+
+
+def _pid_alive(pid: int) -> bool:
+    from gitlane.liveness import is_alive
+    return is_alive(pid, None)
+
+
+def _check_sparse(rep: Report, env) -> None:  # type: ignore[no-untyped-def]
+    value = (env.git.config("core.sparseCheckout") or "").lower()
+    if value in ("true", "yes", "on", "1"):
+        rep.add("warn", "core.sparseCheckout is true: it clears the skip-worktree bits of view isolation",
+                "other sessions' edits are then protected by the guard only; turn it off while sharing")

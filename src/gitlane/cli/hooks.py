@@ -1,0 +1,159 @@
+"""`gitlane hook EVENT`: Claude Code hooks. Input is the hook JSON on stdin,
+output follows the hook output contract. Any internal error fails open: a
+message on stderr, exit 0, no decision, so a gitlane bug never stops an agent."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from typing import Any
+
+EVENTS = ("session-start", "pre-tool-use", "post-tool-use", "session-end")
+EDIT_TOOLS = ("Edit", "Write", "MultiEdit", "NotebookEdit")
+CONTEXT = ("This checkout is shared with other agents through gitlane: use plain git as usual, because your "
+           "`git add` stages into your own index and `git commit` records only your staged work. "
+           "If git or an edit is refused because another session owns a path, work on other files or run "
+           "`gitlane who PATH`, and never bypass it with GITLANE_FORCE, `git stash`, `reset --hard` or a branch switch.")
+
+
+def configure(p: argparse.ArgumentParser, name: str) -> None:
+    p.add_argument("event", choices=EVENTS)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        payload = json.load(sys.stdin)
+        if not isinstance(payload, dict):
+            raise ValueError("hook input is not a JSON object")
+        out = HANDLERS[args.event](payload)
+    except Exception as exc:  # fail open, loudly
+        if os.environ.get("GITLANE_TRACE") == "1":
+            raise
+        sys.stderr.write(f"gitlane hook {args.event}: {type(exc).__name__}: {exc} (allowed anyway)\n")
+        return 0
+    if out is not None:
+        json.dump(out, sys.stdout)
+        sys.stdout.write("\n")
+    return 0
+
+
+def _session(payload: dict[str, Any]) -> str:
+    from gitlane import session
+    name = str(payload.get("session_id") or os.environ.get("CLAUDE_CODE_SESSION_ID") or "")
+    return session.validate(name)
+
+
+def _env_for(path: str):  # type: ignore[no-untyped-def]
+    """The repository containing path (which may not exist yet)."""
+    from gitlane import gitargs, realgit
+    from gitlane.cli.common import Env
+    from gitlane.git import Git
+    from gitlane.repo import discover
+    d = path if os.path.isdir(path) else os.path.dirname(path)
+    while d and not os.path.isdir(d):
+        d = os.path.dirname(d)
+    repo = discover(gitargs.Invocation(), os.environ, d or os.getcwd())
+    if repo is None:
+        return None
+    return Env(repo, Git(realgit.find(), repo, os.environ), None)
+
+
+def session_start(payload: dict[str, Any]) -> dict[str, Any]:
+    from gitlane import registry
+    from gitlane.cli.activate import sh_quote, shim_dir
+    name = _session(payload)
+    env = _env_for(str(payload.get("cwd") or os.getcwd()))
+    if env is not None:
+        registry.register(env.conn, name, {}, str(payload.get("cwd") or ""), label="claude-code")
+    env_file = os.environ.get("CLAUDE_ENV_FILE")
+    if env_file:
+        with open(env_file, "a", encoding="utf-8") as f:
+            f.write(f"export PATH={sh_quote(shim_dir())}:\"$PATH\"\n"
+                    f"export GITLANE_SESSION={sh_quote(name)}\n")
+    return {"hookSpecificOutput": {"hookEventName": "SessionStart", "additionalContext": CONTEXT}}
+
+
+def _target(payload: dict[str, Any]) -> str | None:
+    if payload.get("tool_name") not in EDIT_TOOLS:
+        return None
+    tool_input = payload.get("tool_input") or {}
+    path = tool_input.get("file_path") or tool_input.get("notebook_path")
+    if not path:
+        return None
+    return os.path.join(str(payload.get("cwd") or os.getcwd()), str(path))
+
+
+def pre_tool_use(payload: dict[str, Any]) -> dict[str, Any] | None:
+    path = _target(payload)
+    if path is None:
+        return None
+    name = _session(payload)
+    env = _env_for(path)
+    if env is None:
+        return None
+    rel = _rel(env, path)
+    if rel is None:
+        return None
+    from gitlane import ownership
+    found = ownership.find(env.conn, env.repo.worktree_id, name, [rel], ownership.alive_checker(env.conn))
+    if not found:
+        _claim(env, name, rel)
+        return None
+    reason = (f"{os.fsdecode(rel)} is {found[0][1].describe()}. Edit other files, or ask that session "
+              f"to commit or release it (`gitlane who {os.fsdecode(rel)}`).")
+    policy = (env.git.config("lane.editPolicy") or "deny").lower()
+    if policy == "warn":
+        return {"systemMessage": f"gitlane: {reason}",
+                "hookSpecificOutput": {"hookEventName": "PreToolUse", "additionalContext": f"Warning: {reason}"}}
+    return {"hookSpecificOutput": {"hookEventName": "PreToolUse", "permissionDecision": "deny",
+                                   "permissionDecisionReason": f"gitlane: {reason}"}}
+
+
+def post_tool_use(payload: dict[str, Any]) -> None:
+    path = _target(payload)
+    if path is None:
+        return None
+    env = _env_for(path)
+    rel = _rel(env, path) if env is not None else None
+    if rel is not None:
+        _claim(env, _session(payload), rel)
+    return None
+
+
+def session_end(payload: dict[str, Any]) -> None:
+    from gitlane import registry
+    env = _env_for(str(payload.get("cwd") or os.getcwd()))
+    name = _session(payload)
+    if env is not None and registry.get(env.conn, name) is not None:
+        registry.end(env.conn, name)
+    return None
+
+
+def _rel(env, path: str) -> bytes | None:  # type: ignore[no-untyped-def]
+    rel = os.path.relpath(os.path.abspath(path), env.repo.top)
+    if rel.startswith(".." + os.sep) or rel == ".." or rel.startswith(".git" + os.sep):
+        return None
+    return os.fsencode(rel)
+
+
+def _claim(env, name: str, rel: bytes) -> None:  # type: ignore[no-untyped-def]
+    """An edit claim, unless someone (a dead session, or us) already has the
+    path: ours stays as it is, a dead owner's is taken over."""
+    from gitlane import registry, state
+    conn = env.conn
+    if registry.get(conn, name) is None:
+        registry.register(conn, name, {}, os.getcwd(), label="claude-code")
+    with state.tx(conn):
+        row = conn.execute("SELECT session FROM claims WHERE wt = ? AND path = ?",
+                           (env.repo.worktree_id, rel)).fetchone()
+        if row and row[0] == name:
+            return
+        conn.execute("INSERT OR REPLACE INTO claims (wt, path, session, kind, since) VALUES (?, ?, ?, 'edit', ?)",
+                     (env.repo.worktree_id, rel, name, time.time()))
+        state.bump_generation(conn)
+
+
+HANDLERS = {"session-start": session_start, "pre-tool-use": pre_tool_use,
+            "post-tool-use": post_tool_use, "session-end": session_end}
