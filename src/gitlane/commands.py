@@ -5,7 +5,10 @@ Pure functions of (command, args): table-tested. The `exists` callback lets
 """
 from __future__ import annotations
 
-from typing import Callable, Sequence
+# typing costs ~10 ms to import under -I -S: annotations only, never at run time.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Callable, Sequence
 
 READ = "read"      # reads only: no lock, optional locks off
 STAGE = "stage"    # changes this session's index: session lock, ownership

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TYPE_CHECKING
+TYPE_CHECKING = False  # no `typing` import on the hot path
 
 from gitlane import fsutil, locks, sindex
 from gitlane.errors import Fatal

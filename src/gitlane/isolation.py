@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TYPE_CHECKING
+TYPE_CHECKING = False  # no `typing` import on the hot path
 
-from gitlane import fsutil, state
+from gitlane import fsutil
 
 if TYPE_CHECKING:
     import sqlite3
@@ -23,8 +23,11 @@ if TYPE_CHECKING:
 _STAMP = "isolated"
 
 
+GENERATION_FILE = "generation"  # written by state.bump_generation()
+
+
 def current_generation(ctx: "Ctx") -> str:
-    return (fsutil.read_text(os.path.join(ctx.repo.state_dir(), state.GENERATION_FILE)) or "0").strip()
+    return (fsutil.read_text(os.path.join(ctx.repo.state_dir(), GENERATION_FILE)) or "0").strip()
 
 
 def _stamp(ctx: "Ctx") -> tuple[str, list[bytes]]:
@@ -51,6 +54,7 @@ def sync(ctx: "Ctx", conn: "sqlite3.Connection | None" = None) -> None:
     old_gen, old = _stamp(ctx)
     if old_gen == gen:
         return
+    from gitlane import state
     own = conn is None
     conn = conn or state.connect(ctx.repo.state_dir())
     try:

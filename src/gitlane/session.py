@@ -6,7 +6,10 @@ untrusted input: a strict alphabet, no leading dot, bounded length.
 from __future__ import annotations
 
 import os
-from typing import Mapping
+# typing costs ~10 ms to import under -I -S: annotations only, never at run time.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Mapping
 
 from gitlane.errors import Fatal
 from gitlane.repo import Repo

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import NoReturn
+# typing costs ~10 ms to import under -I -S: annotations only, never at run time.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import NoReturn
 
 from gitlane import commands, gitargs, proc, session
 from gitlane.errors import Fatal, guarded

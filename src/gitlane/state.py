@@ -107,7 +107,7 @@ def bump_generation(conn: sqlite3.Connection) -> None:
             pass  # readers then see an old value and sync once more than needed
 
 
-GENERATION_FILE = "generation"
+from gitlane.isolation import GENERATION_FILE  # noqa: E402
 
 
 def generation(conn: sqlite3.Connection) -> int:
