@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 
 from gitlane.git import Git
 
@@ -19,7 +20,7 @@ def sync(git: Git, old: str, new: str, paths: list[bytes]) -> None:
     shared = os.path.join(git.repo.git_dir, "index")
     if not paths or not os.path.exists(shared):
         return
-    if os.path.exists(shared + ".lock"):
+    if not _wait_unlocked(shared + ".lock"):
         _skip("it is locked by another git process")
         return
     diff = git.run("diff-index", "--cached", "-z", "--name-only", "--no-renames", old, "--",
@@ -39,6 +40,17 @@ def sync(git: Git, old: str, new: str, paths: list[bytes]) -> None:
                   input=b"\0".join(lines) + b"\0", check=False)
     if res.rc != 0:
         _skip(res.err.decode("utf-8", "replace").strip())
+
+
+def _wait_unlocked(lock: str, patience: float = 0.5) -> bool:
+    """A background `git status` holds .git/index.lock for milliseconds: give
+    it a moment before giving up on this sync."""
+    deadline = time.monotonic() + patience
+    while os.path.exists(lock):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.01)
+    return True
 
 
 def _decoded(paths: list[bytes]) -> list[str]:
