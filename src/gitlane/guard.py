@@ -8,18 +8,32 @@ PATH can refuse these for humans and agents alike.
 from __future__ import annotations
 
 import os
-from typing import Callable, NamedTuple, Sequence
+TYPE_CHECKING = False  # `typing` costs ~10 ms to import: annotations only
+if TYPE_CHECKING:
+    from typing import Callable, Sequence
 
 from gitlane.commands import positionals
 
 FORCE_HINT = "GITLANE_FORCE=1 overrides for one command (audited)"
 
 
-class Other(NamedTuple):
-    name: str
-    pid: int | None
-    claims: frozenset[bytes]
-    reserved: tuple[str, ...]      # exclusive reservation patterns
+class Other:
+    """Another live session: what it claims and what it reserves exclusively."""
+    __slots__ = ("name", "pid", "claims", "reserved")
+
+    def __init__(self, name: str, pid: int | None, claims: frozenset[bytes] = frozenset(),
+                 reserved: tuple[str, ...] = ()) -> None:
+        self.name = name
+        self.pid = pid
+        self.claims = claims
+        self.reserved = reserved
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Other) and (self.name, self.pid, self.claims, self.reserved) == \
+            (other.name, other.pid, other.claims, other.reserved)
+
+    def __hash__(self) -> int:
+        return hash((self.name, self.pid))
 
 
 class View:
@@ -48,10 +62,25 @@ def _default_match(pattern: str, path: str) -> bool:
     return matcher([pattern])(path)
 
 
-class Decision(NamedTuple):
-    allowed: bool
-    reason: str = ""
-    hint: str = ""
+class Decision:
+    __slots__ = ("allowed", "reason", "hint")
+
+    def __init__(self, allowed: bool, reason: str = "", hint: str = "") -> None:
+        self.allowed = allowed
+        self.reason = reason
+        self.hint = hint
+
+    def _key(self) -> tuple[bool, str, str]:
+        return (self.allowed, self.reason, self.hint)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Decision) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return f"Decision({self.allowed!r}, {self.reason!r})"
 
 
 ALLOW = Decision(True)

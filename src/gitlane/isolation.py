@@ -30,17 +30,38 @@ def current_generation(ctx: "Ctx") -> str:
     return (fsutil.read_text(os.path.join(ctx.repo.state_dir(), GENERATION_FILE)) or "0").strip()
 
 
-def _stamp(ctx: "Ctx") -> tuple[str, list[bytes]]:
+def _stamp(ctx: "Ctx") -> tuple[str, list[int], list[bytes]]:
+    """(generation, owner pids, isolated paths) as of the last sync."""
     try:
         with open(os.path.join(ctx.sdir, _STAMP), "rb") as f:
             head, _, rest = f.read().partition(b"\n")
+            pids, _, rest = rest.partition(b"\n")
     except OSError:
-        return "", []
-    return head.decode().strip(), [p for p in rest.split(b"\0") if p]
+        return "", [], []
+    return (head.decode().strip(), [int(p) for p in pids.split() if p.isdigit()],
+            [p for p in rest.split(b"\0") if p])
+
+
+def isolated_paths(ctx: "Ctx") -> list[bytes]:
+    return _stamp(ctx)[2]
 
 
 def in_step(ctx: "Ctx") -> bool:
-    return _stamp(ctx)[0] == current_generation(ctx)
+    """Nothing to do: the claims did not change and every owner we hide paths
+    for still runs. A dying owner bumps no counter, so we check its pid with
+    kill(0): no psutil on the hot path, and a reused pid errs towards 'alive'."""
+    gen, pids, _ = _stamp(ctx)
+    return gen == current_generation(ctx) and all(_pid_exists(p) for p in pids)
+
+
+def _pid_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
 
 
 def invalidate(ctx: "Ctx") -> None:
@@ -50,49 +71,72 @@ def invalidate(ctx: "Ctx") -> None:
 
 def sync(ctx: "Ctx", conn: "sqlite3.Connection | None" = None) -> None:
     """Bring the bits in line with the claims. The caller holds the session lock."""
-    gen = current_generation(ctx)
-    old_gen, old = _stamp(ctx)
-    if old_gen == gen:
+    if in_step(ctx):
         return
+    gen = current_generation(ctx)
+    _, _, old = _stamp(ctx)
     from gitlane import state
     own = conn is None
     conn = conn or state.connect(ctx.repo.state_dir())
     try:
-        want = set(others_claims(ctx, conn))
+        want, pids = others_claims(ctx, conn)
     finally:
         if own:
             conn.close()
     have = set(old)
-    tracked = set(ctx.git.ls_files(ctx.index.path, sorted(want))) if want else set()
+    tracked = set(ctx.git.ls_files(ctx.index.path, sorted(want - have))) | (want & have) if want else set()
     _flip(ctx, sorted(tracked - have), "--skip-worktree")
     _flip(ctx, sorted(have - tracked), "--no-skip-worktree")
     _warn_sparse(ctx, bool(want))
-    fsutil.write_atomic(os.path.join(ctx.sdir, _STAMP),
-                        gen.encode() + b"\n" + b"\0".join(sorted(tracked)))
+    _write_stamp(ctx, gen, pids, tracked)
 
 
-def others_claims(ctx: "Ctx", conn: "sqlite3.Connection") -> list[bytes]:
-    from gitlane.ownership import alive_checker
-    alive = alive_checker(conn)
+def _write_stamp(ctx: "Ctx", gen: str, pids: set[int], paths: set[bytes]) -> None:
+    fsutil.write_atomic(os.path.join(ctx.sdir, _STAMP), gen.encode() + b"\n"
+                        + " ".join(str(p) for p in sorted(pids)).encode() + b"\n" + b"\0".join(sorted(paths)))
+
+
+def release(ctx: "Ctx", paths: list[bytes]) -> None:
+    """Show these paths again in our index (their owner died, or they are ours now)."""
+    gen, pids, old = _stamp(ctx)
+    drop = set(paths) & set(old)
+    if drop:
+        _flip(ctx, sorted(drop), "--no-skip-worktree")
+        _write_stamp(ctx, gen, set(pids), set(old) - drop)
+
+
+def others_claims(ctx: "Ctx", conn: "sqlite3.Connection") -> tuple[set[bytes], set[int]]:
+    """Paths other running sessions claim here, and their owner pids.
+
+    Liveness here is kill(0), not psutil: hiding a path of an owner whose pid
+    was reused errs on the safe side, and the ownership checks that refuse
+    work still use the full (pid, create time) test."""
+    owners = {n: pid for n, pid in conn.execute("SELECT name, pid FROM sessions WHERE ended IS NULL")}
     rows = conn.execute("SELECT path, session FROM claims WHERE wt = ? AND session != ?",
                         (ctx.repo.worktree_id, ctx.name)).fetchall()
-    return [bytes(p) for p, s in rows if alive(s)]
+    live = [(bytes(p), s) for p, s in rows if s in owners and (not owners[s] or _pid_exists(owners[s]))]
+    return {p for p, _ in live}, {owners[s] for _, s in live if owners[s]}
 
 
 def _flip(ctx: "Ctx", paths: list[bytes], flag: str) -> None:
+    """update-index is all-or-nothing: try every path at once, and only if
+    one is missing from the index pay for an ls-files to filter them."""
     if not paths:
         return
-    present = ctx.git.ls_files(ctx.index.path, paths) if flag == "--no-skip-worktree" else paths
-    if present:  # update-index is all-or-nothing: pass only paths that are there
-        ctx.git.run("update-index", "-z", flag, "--stdin", index=ctx.index.path,
-                    input=b"\0".join(present) + b"\0")
+    res = ctx.git.run("update-index", "-z", flag, "--stdin", index=ctx.index.path,
+                      input=b"\0".join(paths) + b"\0", check=False)
+    if res.rc != 0:
+        present = ctx.git.ls_files(ctx.index.path, paths)
+        if present:
+            ctx.git.run("update-index", "-z", flag, "--stdin", index=ctx.index.path,
+                        input=b"\0".join(present) + b"\0")
 
 
 def _warn_sparse(ctx: "Ctx", others: bool) -> None:
     if not others:
         return
-    cfg = ctx.git.config("core.sparseCheckout")
-    if cfg and cfg.lower() in ("true", "yes", "on", "1"):
+    from gitlane.repo import config_values
+    if config_values(ctx.repo.common_dir, "core").get("sparsecheckout") in ("true", "yes", "on", "1"):
         sys.stderr.write("gitlane: core.sparseCheckout is true, which clears skip-worktree bits;\n"
                          "hint: other sessions' edits are not hidden from this session's `git stash`, "
                          "`reset --hard` or `commit -a`; the guard still refuses those commands\n")

@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
-from typing import Callable, Iterable, Sequence
+TYPE_CHECKING = False  # `typing` costs ~10 ms to import: annotations only
+if TYPE_CHECKING:
+    from typing import Callable, Iterable, Sequence
 
 DEFAULT_TTL = 30 * 60
 MAX_TTL = 24 * 3600
@@ -48,7 +50,10 @@ def human_duration(seconds: float) -> str:
 def matcher(patterns: Sequence[str]) -> Callable[[str], bool]:
     """gitwildmatch globs relative to the top of the work tree (pathspec)."""
     import pathspec
-    spec = pathspec.PathSpec.from_lines("gitwildmatch", patterns)
+    try:  # pathspec >= 1.0 renamed the factory; 'gitwildmatch' warns there
+        spec = pathspec.PathSpec.from_lines("gitignore", patterns)
+    except (KeyError, LookupError):
+        spec = pathspec.PathSpec.from_lines("gitwildmatch", patterns)
     return spec.match_file
 
 
@@ -110,6 +115,7 @@ def set_staged(conn: sqlite3.Connection, wt: str, me: str, staged: Sequence[byte
 def refusal(action: str, found: Sequence[tuple[bytes, Owner]], nothing: str) -> "Fatal":
     from gitlane.errors import Fatal
     now = time.time()
+    found = dedupe(found)
     width = min(48, max(len(os.fsdecode(p)) for p, _ in found))
     lines = [f"refusing to {action} {len(found)} path{'s' if len(found) != 1 else ''} owned by another live session:"]
     lines += [f"{os.fsdecode(p):<{width}}  {o.describe(now)}" for p, o in found[:20]]
@@ -118,3 +124,8 @@ def refusal(action: str, found: Sequence[tuple[bytes, Owner]], nothing: str) -> 
     return Fatal("\n".join(lines),
                  f"{nothing}. Ask the owner to commit or release it (`gitlane who PATH`),\n"
                  "or leave those paths out; a dead owner stops blocking by itself", code=1)
+
+
+def dedupe(found: Sequence[tuple[bytes, "Owner"]]) -> list[tuple[bytes, "Owner"]]:
+    seen: set[bytes] = set()
+    return [(p, o) for p, o in found if not (p in seen or seen.add(p))]

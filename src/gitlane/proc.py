@@ -96,12 +96,18 @@ def call(argv: Sequence[str], env: Mapping[str, str], pass_fds: Sequence[int] = 
     for fd in pass_fds:
         os.set_inheritable(fd, True)
     saved = {sig: signal.signal(sig, signal.SIG_IGN) for sig in _TTY_SIGNALS}
-    pid = os.posix_spawn(argv[0], list(argv), env, setsigdef=_TTY_SIGNALS + _FORWARDED)
-    for sig in _FORWARDED:
-        signal.signal(sig, lambda signum, _frame: os.kill(pid, signum))
+    # Hold the forwarded signals until their handlers know git's pid: one that
+    # arrived in between would kill us and leave git running unsupervised.
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, _FORWARDED)
     try:
+        pid = os.posix_spawn(argv[0], list(argv), env, setsigdef=_TTY_SIGNALS + _FORWARDED,
+                             setsigmask=mask)
+        for sig in _FORWARDED:
+            signal.signal(sig, lambda signum, _frame: os.kill(pid, signum))
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         _, status = os.waitpid(pid, 0)
     finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         for sig in _FORWARDED:
             signal.signal(sig, signal.SIG_DFL)
         for sig, handler in saved.items():

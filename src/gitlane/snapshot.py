@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import time
-from typing import TYPE_CHECKING
+TYPE_CHECKING = False  # `typing` costs ~10 ms to import: annotations only
 
 from gitlane import fsutil
 

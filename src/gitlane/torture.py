@@ -27,11 +27,11 @@ import time
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, ContextManager, Iterator, Mapping, Sequence
+from typing import Callable, ContextManager, Iterator, Mapping
 
 MODES = ("gitlane", "plain", "naive")
 SUBJECT = re.compile(r"^s(\d+) c(\d+)$")
-ZERO = "0" * 40
+README = b"torture\n"
 _KEEP_ENV = ("GITLANE_TRACE", "GITLANE_LOCK_TIMEOUT")
 
 
@@ -62,8 +62,6 @@ def final_files(sessions: int, commits: int) -> dict[str, bytes]:
 def blob_id(data: bytes) -> str:
     return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
 
-
-README = b"torture\n"
 
 
 # --- results ------------------------------------------------------------
@@ -375,12 +373,8 @@ def _describe_bad(sha: str, subject: str, changes: dict[str, str], step: tuple[i
 
 
 def count_lost(result: Result, real: str, repo: Path, env: Mapping[str, str]) -> None:
-    out = git_out(real, repo, env, "ls-tree", "-r", "-z", "HEAD")
-    tree = {}
-    for rec in out.split(b"\0"):
-        if rec:
-            meta, path = rec.split(b"\t", 1)
-            tree[path.decode()] = meta.split()[2].decode()
+    out = git_out(real, repo, env, "ls-tree", "-r", "-z", "HEAD").decode("utf-8", "replace")
+    tree = {rec.split("\t", 1)[1]: rec.split()[2] for rec in out.split("\0") if rec}
     for path, data in final_files(result.sessions, result.commits).items():
         if tree.get(path) != blob_id(data):
             result.lost += 1
@@ -416,12 +410,6 @@ def run(mode: str, workdir: Path, sessions: int, commits: int, shim: Path | None
     result = Result(mode, sessions, commits, elapsed=elapsed, polls=r.polls,
                     failed=len(r.failures), failures=r.failures, repo=str(repo))
     return analyse(result, real, repo, env)
-
-
-def run_many(modes: Sequence[str], workdir: Path, sessions: int, commits: int,
-             shim: Path | None = None, progress: ProgressFn | None = None) -> list[Result]:
-    return [run(mode, workdir / f"{mode}-{sessions}x{commits}", sessions, commits, shim, progress)
-            for mode in modes]
 
 
 def default_shim() -> Path:

@@ -26,12 +26,12 @@ def configure(p: argparse.ArgumentParser, name: str) -> None:
 def run(args: argparse.Namespace) -> int:
     shell = args.shell or _guess_shell()
     if sys.stdout.isatty():
-        return _explain(args.command, shell)
+        return _explain(args.command, shell, getattr(args, "name", None))
     if args.command == "deactivate":
         return _deactivate(shell)
     name = session.validate(args.name) if args.name else _generate_name()
     _register(name, getattr(args, "label", None))
-    sys.stdout.write(activate_code(shell, shim_dir(), name))
+    sys.stdout.write(activate_code(shell, shim_dir(), name, os.environ.get("PATH", "")))
     return 0
 
 
@@ -49,8 +49,9 @@ def _generate_name() -> str:
     return f"{_ADJ[raw[0] % len(_ADJ)]}-{_NOUN[raw[1] % len(_NOUN)]}-{raw[2]:02x}"
 
 
-def _explain(command: str, shell: str) -> int:
-    run_it = f"gitlane {command} --shell fish | source" if shell == "fish" else f'eval "$(gitlane {command})"'
+def _explain(command: str, shell: str, name: str | None = None) -> int:
+    words = f"{command} {sh_quote(name)}" if name else command
+    run_it = f"gitlane {words} --shell fish | source" if shell == "fish" else f'eval "$(gitlane {words})"'
     what = "open a gitlane session in this shell" if command == "activate" else "close this shell's session"
     sys.stderr.write(f"gitlane {command} prints shell code; to {what}, run:\n\n    {run_it}\n\n")
     return 1
@@ -74,29 +75,49 @@ def sh_quote(text: str) -> str:
     return "'" + text.replace("'", "'\\''") + "'"
 
 
-def activate_code(shell: str, shim: str, name: str) -> str:
-    q = sh_quote(shim)
+def activate_code(shell: str, shim: str, name: str, path: str) -> str:
+    """The shim must come first on PATH (pyenv's rule): if it is elsewhere we
+    move it to the front and remember the old PATH so deactivate can restore
+    it exactly. If it is first already (eval'd twice), PATH is left alone."""
+    parts = path.split(":") if path else []
+    lines = []
+    if parts[:1] != [shim]:
+        new = ":".join([shim] + [p for p in parts if p != shim])
+        if shell == "fish":
+            entries = " ".join(sh_quote(p) for p in new.split(":") if p)
+            lines.append(f"set -gx GITLANE_OLD_PATH {sh_quote(path)}; set -gx PATH {entries}")
+        else:
+            lines.append(f"GITLANE_OLD_PATH={sh_quote(path)}; export GITLANE_OLD_PATH; "
+                         f"PATH={sh_quote(new)}; export PATH")
     if shell == "fish":
-        return (f"if not contains -- {q} $PATH; set -gx PATH {q} $PATH; set -gx GITLANE_PATH_ADDED 1; end\n"
-                f"set -gx GITLANE_SESSION {sh_quote(name)}\nset -gx GITLANE_SESSION_PID $fish_pid\n")
-    return (f"__gitlane_s=$?\n"
-            f"case \":${{PATH}}:\" in *:{q}:*) ;; *) PATH={q}\"${{PATH:+:$PATH}}\"; "
-            f"export PATH; GITLANE_PATH_ADDED=1; export GITLANE_PATH_ADDED ;; esac\n"
-            f"GITLANE_SESSION={sh_quote(name)}; export GITLANE_SESSION\n"
-            f"GITLANE_SESSION_PID=$$; export GITLANE_SESSION_PID\n"
-            f"eval \"unset __gitlane_s; (exit $__gitlane_s)\"\n")
+        lines += [f"set -gx GITLANE_SESSION {sh_quote(name)}", "set -gx GITLANE_SESSION_PID $fish_pid"]
+        return "\n".join(lines) + "\n"
+    return ("__gitlane_s=$?\n" + "".join(line + "\n" for line in lines)
+            + f"GITLANE_SESSION={sh_quote(name)}; export GITLANE_SESSION\n"
+            "GITLANE_SESSION_PID=$$; export GITLANE_SESSION_PID\n"
+            "eval \"unset __gitlane_s; (exit $__gitlane_s)\"\n")
 
 
 def _deactivate(shell: str) -> int:
     name = os.environ.get("GITLANE_SESSION")
     if name:
         _end(name)
-    shim = shim_dir()
-    path = os.environ.get("PATH", "")
-    if os.environ.get("GITLANE_PATH_ADDED"):
-        path = remove_first(path, shim)
-    sys.stdout.write(deactivate_code(shell, path))
+    sys.stdout.write(deactivate_code(shell, restored_path(os.environ, shim_dir())))
     return 0
+
+
+def restored_path(env: "os._Environ[str] | dict[str, str]", shim: str) -> str | None:
+    """PATH as it was before activate, if activate changed it: exactly the old
+    value when PATH is still what activate made, otherwise (the user changed
+    it since) the current PATH without the shim entry activate put in front."""
+    old = env.get("GITLANE_OLD_PATH")
+    if old is None:
+        return None
+    path = env.get("PATH", "")
+    made = ":".join([shim] + [p for p in (old.split(":") if old else []) if p != shim])
+    if path == made:
+        return old
+    return remove_first(path, shim)
 
 
 def _end(name: str) -> None:
@@ -117,12 +138,11 @@ def remove_first(path: str, entry: str) -> str:
     return ":".join(parts)
 
 
-def deactivate_code(shell: str, path: str) -> str:
+def deactivate_code(shell: str, path: str | None) -> str:
     if shell == "fish":
-        entries = " ".join(sh_quote(p) for p in path.split(":") if p)
-        return (f"set -gx PATH {entries}\n"
-                "set -e GITLANE_SESSION; set -e GITLANE_SESSION_PID; set -e GITLANE_PATH_ADDED\n")
-    return ("__gitlane_s=$?\n"
-            f"if [ -n \"${{GITLANE_PATH_ADDED:-}}\" ]; then PATH={sh_quote(path)}; export PATH; fi\n"
-            "unset GITLANE_SESSION GITLANE_SESSION_PID GITLANE_PATH_ADDED\n"
+        restore = "" if path is None else "set -gx PATH " + " ".join(sh_quote(p) for p in path.split(":") if p) + "\n"
+        return restore + "set -e GITLANE_SESSION; set -e GITLANE_SESSION_PID; set -e GITLANE_OLD_PATH\n"
+    restore = "" if path is None else f"PATH={sh_quote(path)}; export PATH\n"
+    return ("__gitlane_s=$?\n" + restore
+            + "unset GITLANE_SESSION GITLANE_SESSION_PID GITLANE_OLD_PATH\n"
             "eval \"unset __gitlane_s; (exit $__gitlane_s)\"\n")

@@ -6,10 +6,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import threading
 import time
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from gitlane.torture import Progress, Result
 
 ROWS = (("gitlane", "gitlane"), ("plain", "plain git"), ("naive", "naive flock"))
@@ -45,8 +48,7 @@ def run(args: argparse.Namespace) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="gitlane-demo-"))
     try:
         _intro(args.sessions, args.commits)
-        results = [_one(torture, mode, label, workdir, args.sessions, args.commits, shim)
-                   for mode, label in ROWS]
+        results = [_one(mode, label, workdir, args.sessions, args.commits, shim) for mode, label in ROWS]
     finally:
         if args.keep:
             sys.stderr.write(f"gitlane demo: repositories kept in {workdir}\n")
@@ -62,7 +64,8 @@ def _intro(sessions: int, commits: int) -> None:
                      "with `git status` polling in the background\n")
 
 
-def _one(torture, mode: str, label: str, workdir, sessions: int, commits: int, shim) -> "Result":  # type: ignore[no-untyped-def]
+def _one(mode: str, label: str, workdir: "Path", sessions: int, commits: int, shim: "Path") -> "Result":
+    from gitlane import torture
     line = _Line(label)
     result = torture.run(mode, workdir / mode, sessions, commits, shim, progress=line.update)
     line.finish(result)
@@ -78,11 +81,16 @@ class _Line:
         self.tty = sys.stderr.isatty()
         self.last = 0.0
         self.quarter = 0
+        self.lock = threading.Lock()  # session threads report concurrently
 
     def update(self, p: "Progress") -> None:
         with p.lock:
             done, total, failed = p.total_done, p.sessions * p.commits, p.failed
             counters = " ".join(f"s{i}:{n}" for i, n in enumerate(p.done))
+        with self.lock:
+            self._show(done, total, failed, counters)
+
+    def _show(self, done: int, total: int, failed: int, counters: str) -> None:
         if self.tty:
             now = time.monotonic()
             if now - self.last >= 0.05 or done == total:
@@ -107,9 +115,10 @@ def _bar(done: int, total: int, width: int = 20) -> str:
 
 def _width() -> int:
     try:
-        return os.get_terminal_size(sys.stderr.fileno()).columns - 1
+        columns = os.get_terminal_size(sys.stderr.fileno()).columns
     except OSError:
-        return 79
+        columns = 0
+    return columns - 1 if columns > 20 else 79
 
 
 def table(results: "list[Result]") -> str:

@@ -8,7 +8,9 @@ import json
 import os
 import sys
 import time
-from typing import Any
+TYPE_CHECKING = False  # `typing` costs ~10 ms to import: annotations only
+if TYPE_CHECKING:
+    from typing import Any
 
 EVENTS = ("session-start", "pre-tool-use", "post-tool-use", "session-end")
 EDIT_TOOLS = ("Edit", "Write", "MultiEdit", "NotebookEdit")
@@ -141,15 +143,16 @@ def _rel(env, path: str) -> bytes | None:  # type: ignore[no-untyped-def]
 def _claim(env, name: str, rel: bytes) -> None:  # type: ignore[no-untyped-def]
     """An edit claim, unless someone (a dead session, or us) already has the
     path: ours stays as it is, a dead owner's is taken over."""
-    from gitlane import registry, state
+    from gitlane import ownership, registry, state
     conn = env.conn
     if registry.get(conn, name) is None:
         registry.register(conn, name, {}, os.getcwd(), label="claude-code")
+    alive = ownership.alive_checker(conn)
     with state.tx(conn):
         row = conn.execute("SELECT session FROM claims WHERE wt = ? AND path = ?",
                            (env.repo.worktree_id, rel)).fetchone()
-        if row and row[0] == name:
-            return
+        if row and (row[0] == name or alive(row[0])):
+            return  # ours already, or a live peer's: never take it over
         conn.execute("INSERT OR REPLACE INTO claims (wt, path, session, kind, since) VALUES (?, ?, ?, 'edit', ?)",
                      (env.repo.worktree_id, rel, name, time.time()))
         state.bump_generation(conn)

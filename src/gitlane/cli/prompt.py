@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 
-from typing import TYPE_CHECKING
+TYPE_CHECKING = False  # `typing` costs ~10 ms to import: annotations only
 
 from gitlane import fsutil, gitargs, session
 from gitlane.repo import discover

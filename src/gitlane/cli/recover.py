@@ -60,6 +60,9 @@ def _adopt(args: argparse.Namespace) -> int:
     theirs. Their patch is saved first, so nothing can be lost in between."""
     env = open_env()
     me = env.need_session()
+    current = registry.get(env.conn, me)
+    if current is None or current.ended is not None:
+        registry.register(env.conn, me, os.environ, os.getcwd())
     if args.session == me:
         raise Fatal("a session cannot adopt itself", "name the dead session: `gitlane sessions`", code=2)
     other = registry.get(env.conn, args.session)

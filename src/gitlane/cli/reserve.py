@@ -74,8 +74,10 @@ def _reserve(args: argparse.Namespace) -> int:
         clashes = _clashes(conn, me, patterns, not args.shared, candidates, alive, now)
         if clashes:
             lines = [f"cannot reserve: {plural(len(clashes), 'pattern')} overlap reservations of other live sessions:"]
+            pids = dict(conn.execute("SELECT name, pid FROM sessions").fetchall())
             lines += [f"{mine}  overlaps {theirs} ({'exclusive' if excl else 'shared'}) held by session {sess}"
-                      f"{' ' + repr(reason) if reason else ''}, {ownership.human_duration(exp - now)} left"
+                      f"{' ' + repr(reason) if reason else ''} (pid {pids.get(sess) or '?'}, "
+                      f"{ownership.human_duration(exp - now)} left)"
                       for mine, theirs, sess, excl, reason, exp in clashes]
             raise Fatal("\n".join(lines), "nothing was reserved; ask the holder (`gitlane status`), "
                         "wait for the TTL, or reserve narrower patterns")
@@ -99,11 +101,37 @@ def _candidates(env) -> list[str]:  # type: ignore[no-untyped-def]
 
 
 def overlap(a: str, b: str, candidates: list[str]) -> bool:
-    """Do two globs cover a common path? Tested on the literal patterns and
-    on every path that exists: exact for what is there today."""
+    """Do two globs cover a common path? Glob intersection is hard in general,
+    so we test both matchers on every path that exists today plus paths built
+    from the patterns themselves: each instantiated, and each one's file name
+    placed in the other's directories (so `*.md` meets `docs/**`)."""
     ma, mb = ownership.matcher([a]), ownership.matcher([b])
-    probes = [a.strip("/"), b.strip("/"), a.rstrip("*").rstrip("/") + "/x", b.rstrip("*").rstrip("/") + "/x"]
-    return a == b or any(ma(p) and mb(p) for p in probes + candidates)
+    return a == b or any(ma(p) and mb(p) for p in _probes(a, b) + candidates)
+
+
+def _instances(pattern: str) -> list[str]:
+    """Concrete paths the pattern matches: wildcards filled in, and for a
+    directory pattern (`docs/`, `src/**`) a file inside it."""
+    core = pattern.strip("/") or "x"
+    found = [_fill(core)]
+    if pattern.endswith(("/", "/**", "/*")):
+        found.append(_fill(core.rstrip("*").rstrip("/")) + "/x")
+    return found
+
+
+def _fill(glob: str) -> str:
+    one = glob.replace("**", "x/x").replace("*", "x").replace("?", "x")
+    if "[" in one:
+        import re
+        one = re.sub(r"\[!?\]?[^\]]*\]", lambda m: (m.group(0).lstrip("[!").rstrip("]") or "x")[0], one)
+    return one
+
+
+def _probes(a: str, b: str) -> list[str]:
+    ia, ib = _instances(a), _instances(b)
+    mixed = [f"{os.path.dirname(p)}/{os.path.basename(q)}".lstrip("/") for p in ia for q in ib]
+    mixed += [f"{os.path.dirname(q)}/{os.path.basename(p)}".lstrip("/") for p in ia for q in ib]
+    return ia + ib + mixed
 
 
 def _clashes(conn, me, patterns, exclusive, candidates, alive, now):  # type: ignore[no-untyped-def]

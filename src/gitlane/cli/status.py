@@ -44,6 +44,7 @@ def collect(env) -> dict:  # type: ignore[no-untyped-def]
     for s in registry.all_sessions(conn):
         sdir = session.dir_for(env.repo, s.name)
         base = (fsutil.read_text(os.path.join(sdir, "base")) or "").strip()
+        staged[s.name] = _staged_in_index(env, sdir, base) or staged.get(s.name, [])
         state = "ended" if s.ended else ("live" if s.live else "dead")
         sessions.append(dict(name=s.name, state=state, pid=s.pid, label=s.label, base=base,
                              age=round(now - s.started), last_seen=round(now - s.last_seen),
@@ -55,6 +56,18 @@ def collect(env) -> dict:  # type: ignore[no-untyped-def]
               if os.path.exists(os.path.join(env.repo.git_dir, w))]
     return dict(repository=env.repo.top, session=env.name, sessions=sessions,
                 reservations=reservations, shared_state=shared)
+
+
+def _staged_in_index(env, sdir: str, base: str) -> list[str]:  # type: ignore[no-untyped-def]
+    """What the session's own index stages: the truth, even when a peer has
+    since taken over the claim of a dead session's path."""
+    index = os.path.join(sdir, "index")
+    if not base or not os.path.exists(index):
+        return []
+    try:
+        return sorted(os.fsdecode(p) for p in env.git.changed_paths(index, base))
+    except Exception:
+        return []
 
 
 def render_sessions(sessions: list[dict]) -> str:
