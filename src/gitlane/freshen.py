@@ -44,12 +44,28 @@ def read_lock_fds(ctx: "Ctx") -> list[int]:
 
 
 def update(ctx: "Ctx", reading: bool) -> None:
-    """Create or rebase under the session lock (the caller holds it)."""
+    """Create or rebase under the session lock (the caller holds it). A
+    corrupt index is rebuilt from the session's snapshot ref, then we retry."""
     si = ctx.index
-    if sindex.is_corrupt(si.path):
-        from gitlane import isolation
-        sys.stderr.write(f"gitlane: session {ctx.name}: {sindex.recover(si, ctx.name)}\n")
-        isolation.invalidate(ctx)
+    if sindex.looks_broken(si.path):
+        _recover(ctx)
+    try:
+        _update(ctx, reading)
+    except Fatal:
+        if not sindex.is_corrupt(si.path):
+            raise
+        _recover(ctx)
+        _update(ctx, reading)
+
+
+def _recover(ctx: "Ctx") -> None:
+    from gitlane import isolation
+    sys.stderr.write(f"gitlane: session {ctx.name}: {sindex.recover(ctx.index, ctx.name)}\n")
+    isolation.invalidate(ctx)
+
+
+def _update(ctx: "Ctx", reading: bool) -> None:
+    si = ctx.index
     if not si.exists():
         from gitlane import registry
         from gitlane import isolation
@@ -58,7 +74,11 @@ def update(ctx: "Ctx", reading: bool) -> None:
         registry.on_created(ctx)
         return
     try:
-        si.rebase()
+        moved = si.rebase()
+        if moved:
+            from gitlane import isolation
+            if set(moved) & set(isolation.isolated_paths(ctx)):
+                isolation.invalidate(ctx)  # new entries carry no skip-worktree bit
     except sindex.Conflict as exc:
         if not reading:
             raise
@@ -76,7 +96,7 @@ def _warn_once(ctx: "Ctx", exc: sindex.Conflict) -> None:
     sys.stderr.write(f"gitlane: session {ctx.name}'s staged changes conflict with new commits on HEAD ({paths});\n"
                      "hint: your index is left as it was; commit will refuse until you unstage or resolve\n")
     try:
-        fsutil.write_atomic(stamp, key.encode())
+        fsutil.write_atomic(stamp, key.encode(), durable=False)
     except OSError:
         pass
 

@@ -17,13 +17,15 @@ def copy_keep_stat(src: str, dst: str) -> None:
     os.utime(dst, ns=(st.st_atime_ns, st.st_mtime_ns))
 
 
-def write_atomic(path: str, data: bytes) -> None:
-    """Write to a sibling temporary file, fsync, rename: all or nothing."""
+def write_atomic(path: str, data: bytes, durable: bool = True) -> None:
+    """Write to a sibling temporary file, (fsync,) rename: all or nothing.
+    Caches that are rebuilt when missing or stale skip the fsync."""
     tmp = f"{path}.tmp.{os.getpid()}"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
     try:
         os.write(fd, data)
-        os.fsync(fd)
+        if durable:
+            os.fsync(fd)
     finally:
         os.close(fd)
     os.replace(tmp, path)

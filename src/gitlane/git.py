@@ -65,11 +65,24 @@ class Git:
         out = self.run("ls-files", "-u", "-z", index=index).out
         return sorted({rec.split(b"\t", 1)[1] for rec in out.split(b"\0") if b"\t" in rec})
 
-    def changed_paths(self, index: str, tree: str) -> list[bytes]:
-        """Paths whose index entry differs from tree: what this index stages."""
+    def changed_paths(self, index: str, tree: str, limit: Sequence[bytes] = ()) -> list[bytes]:
+        """Paths whose index entry differs from tree: what this index stages
+        (only among `limit`, when given: a pathspec keeps it cheap)."""
+        spec = ["--", *(os.fsdecode(p) for p in limit)] if limit else []
         out = self.run("diff-index", "--cached", "-z", "--name-only", "--no-renames",
-                       "--ignore-submodules=none", tree, index=index).out
+                       "--ignore-submodules=none", tree, *spec, index=index).out
         return [p for p in out.split(b"\0") if p]
+
+    def update_entries(self, index: str, commit: str, paths: Sequence[bytes]) -> None:
+        """Make these paths' entries in index exactly commit's: removals first,
+        so that a file turning into a directory (or back) never collides."""
+        listing = self.run("ls-tree", "-r", "-z", "--full-tree", commit, "--",
+                           *(os.fsdecode(p) for p in paths)).out
+        present = {rec.split(b"\t", 1)[1]: rec for rec in listing.split(b"\0") if b"\t" in rec}
+        zero = b"0" * len(commit)
+        lines = [b"0 " + zero + b"\t" + p for p in paths if p not in present]
+        lines += [present[p] for p in paths if p in present]
+        self.run("update-index", "-z", "--index-info", index=index, input=b"\0".join(lines) + b"\0")
 
     def diff_tree_paths(self, a: str, b: str) -> list[bytes]:
         out = self.run("diff-tree", "-r", "-z", "--name-only", "--no-renames", a, b).out

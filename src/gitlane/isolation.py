@@ -93,7 +93,8 @@ def sync(ctx: "Ctx", conn: "sqlite3.Connection | None" = None) -> None:
 
 def _write_stamp(ctx: "Ctx", gen: str, pids: set[int], paths: set[bytes]) -> None:
     fsutil.write_atomic(os.path.join(ctx.sdir, _STAMP), gen.encode() + b"\n"
-                        + " ".join(str(p) for p in sorted(pids)).encode() + b"\n" + b"\0".join(sorted(paths)))
+                        + " ".join(str(p) for p in sorted(pids)).encode() + b"\n" + b"\0".join(sorted(paths)),
+                        durable=False)
 
 
 def release(ctx: "Ctx", paths: list[bytes]) -> None:

@@ -11,10 +11,8 @@ import os
 import sys
 import time
 
+from gitlane.errors import Fatal
 from gitlane.git import Git
-
-_ZERO = "0" * 40
-
 
 def sync(git: Git, old: str, new: str, paths: list[bytes]) -> None:
     shared = os.path.join(git.repo.git_dir, "index")
@@ -32,14 +30,10 @@ def sync(git: Git, old: str, new: str, paths: list[bytes]) -> None:
     todo = [p for p in paths if p not in human]
     if not todo:
         return
-    listing = git.run("ls-tree", "-r", "-z", "--full-tree", new, "--", *_decoded(todo)).out
-    present = {rec.split(b"\t", 1)[1]: rec for rec in listing.split(b"\0") if b"\t" in rec}
-    zero = b"0" * len(new)
-    lines = [present.get(p) or b"0 " + zero + b"\t" + p for p in todo]
-    res = git.run("update-index", "-z", "--index-info", index=shared,
-                  input=b"\0".join(lines) + b"\0", check=False)
-    if res.rc != 0:
-        _skip(res.err.decode("utf-8", "replace").strip())
+    try:
+        git.update_entries(shared, new, todo)
+    except Fatal as exc:
+        _skip(exc.what)
 
 
 def _wait_unlocked(lock: str, patience: float = 0.5) -> bool:

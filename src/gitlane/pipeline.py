@@ -202,14 +202,14 @@ def _claim_or_refuse(ctx: "Ctx", index: str, action: str | None, nothing: str) -
                 state.bump_generation(conn)
     finally:
         conn.close()
-    snapshot.take(ctx.git, ctx.name, index, base)
+    snapshot.take(ctx.git, ctx.name, index, base, bool(staged))
     note_staged(ctx, len(staged))
 
 
 def note_staged(ctx: "Ctx", count: int) -> None:
     """How many paths the session stages, for `gitlane prompt` (no sqlite there)."""
     try:
-        fsutil.write_atomic(os.path.join(ctx.sdir, "staged"), b"%d\n" % count)
+        fsutil.write_atomic(os.path.join(ctx.sdir, "staged"), b"%d\n" % count, durable=False)
     except OSError:
         pass
 
@@ -355,7 +355,7 @@ def _after(ctx: "Ctx", conn: "sqlite3.Connection", old: str, status: int, start:
                     duration=round(time.time() - start, 4),
                     detail="GITLANE_FORCE=1" if os.environ.get("GITLANE_FORCE") == "1" else None)
     if os.path.exists(ctx.index.path):
-        snapshot.take(ctx.git, ctx.name, ctx.index.path, ctx.index.base() or new)
+        snapshot.take(ctx.git, ctx.name, ctx.index.path, ctx.index.base() or new, bool(staged))
     note_staged(ctx, len(staged))
     if paths and new != old:
         mainindex.sync(ctx.git, old, new, paths)

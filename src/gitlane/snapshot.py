@@ -29,17 +29,17 @@ def ref_path(git: "Git", name: str) -> str:
     return os.path.join(git.repo.common_dir, *ref_name(name).split("/"))
 
 
-def take(git: "Git", name: str, index: str, base: str) -> None:
+def take(git: "Git", name: str, index: str, base: str, staged: bool) -> None:
     """Point the session's ref at (tree of index, parent base), or drop it when
     nothing is staged. The caller holds the session lock, the only writer of
     this ref, so a plain atomic loose-ref write is enough."""
+    if not staged:
+        drop(git, name)
+        return
     tree = git.write_tree(index)
     if tree is None:
         return  # unmerged entries: keep the previous snapshot
     empty = base == git.repo.empty_tree()
-    if tree == (base if empty else git.tree_of(base)):
-        drop(git, name)
-        return
     stamp = f"{int(time.time())} +0000"
     body = (f"tree {tree}\n" + ("" if empty else f"parent {base}\n")
             + f"author gitlane <gitlane@localhost> {stamp}\ncommitter gitlane <gitlane@localhost> {stamp}\n\n"

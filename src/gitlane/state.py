@@ -106,7 +106,7 @@ def bump_generation(conn: sqlite3.Connection) -> None:
     if path:
         from gitlane.fsutil import write_atomic
         try:
-            write_atomic(os.path.join(os.path.dirname(path), GENERATION_FILE), b"%d\n" % value)
+            write_atomic(os.path.join(os.path.dirname(path), GENERATION_FILE), b"%d\n" % value, durable=False)
         except OSError:
             pass  # readers then see an old value and sync once more than needed
 
