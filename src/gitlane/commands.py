@@ -73,15 +73,23 @@ def positionals(args: Sequence[str]) -> tuple[list[str], list[str]]:
     return before, []
 
 
+def _is_opt(word: str, full: str, shortest: int) -> bool:
+    """parse-options accepts any unambiguous prefix of a long option; `shortest`
+    is the shortest prefix that is unambiguous for that command."""
+    name = word.split("=", 1)[0]
+    return len(name) >= shortest and full.startswith(name)
+
+
 def _apply(args: Sequence[str], exists: Callable[[str], bool]) -> str:
-    return STAGE if {"--cached", "--index"} & set(args) else OTHER
+    cached = any(_is_opt(a, "--cached", 4) or _is_opt(a, "--index", 5) for a in args if a.startswith("--"))
+    return STAGE if cached else OTHER
 
 
 def _restore(args: Sequence[str], exists: Callable[[str], bool]) -> str:
     for word in args:
         if word == "--":
             break
-        if word == "--staged" or (word.startswith("-") and not word.startswith("--") and "S" in word):
+        if _is_opt(word, "--staged", 4) or (word.startswith("-") and not word.startswith("--") and "S" in word):
             return STAGE
     return OTHER
 
@@ -102,7 +110,12 @@ def _reset(args: Sequence[str], exists: Callable[[str], bool]) -> str:
     return REFS
 
 
+_NEW_BRANCH = frozenset(("-b", "-B", "--orphan", "--detach", "-t", "--track"))
+
+
 def _checkout(args: Sequence[str], exists: Callable[[str], bool]) -> str:
+    if _NEW_BRANCH & {a.split("=", 1)[0] for a in args} and "--" not in args:
+        return REFS  # `checkout -b NEW [START]`: the words are names, not paths
     before, after = positionals(args)
     if "--" in args or any(a in ("-p", "--patch") or a.startswith("--pathspec-from-file") for a in args):
         return STAGE if before or any(a in ("-p", "--patch") for a in args) else OTHER
@@ -111,14 +124,21 @@ def _checkout(args: Sequence[str], exists: Callable[[str], bool]) -> str:
     return REFS
 
 
-def _branch_or_tag(args: Sequence[str], exists: Callable[[str], bool]) -> str:
-    listing = {"-l", "--list", "--contains", "--no-contains", "--merged", "--no-merged",
-               "--points-at", "-v", "-vv", "--show-current", "-a", "-r", "--all",
-               "--remotes", "--column", "--sort", "--format", "-n"}
-    before, _ = positionals(args)
-    if not before or any(a.split("=")[0] in listing for a in args):
+# git lists (branch, tag) when there are no names, or with one of these.
+_LIST_MODES = frozenset(("-l", "--list", "--contains", "--no-contains", "--merged", "--no-merged",
+                         "--points-at"))
+
+
+def _branch(args: Sequence[str], exists: Callable[[str], bool]) -> str:
+    if any(a.split("=", 1)[0] in _LIST_MODES or a == "--show-current" for a in args):
         return READ
-    return REFS
+    return REFS if positionals(args)[0] else READ
+
+
+def _tag(args: Sequence[str], exists: Callable[[str], bool]) -> str:
+    if any(a.split("=", 1)[0] in _LIST_MODES or a.startswith("-n") or a in ("-v", "--verify") for a in args):
+        return READ
+    return REFS if positionals(args)[0] else READ
 
 
 _SPECIAL: dict[str, Callable[[Sequence[str], Callable[[str], bool]], str]] = {
@@ -126,8 +146,8 @@ _SPECIAL: dict[str, Callable[[Sequence[str], Callable[[str], bool]], str]] = {
     "restore": _restore,
     "reset": _reset,
     "checkout": _checkout,
-    "branch": _branch_or_tag,
-    "tag": _branch_or_tag,
+    "branch": _branch,
+    "tag": _tag,
 }
 
 

@@ -16,8 +16,9 @@ from gitlane.git import Git
 
 def sync(git: Git, old: str, new: str, paths: list[bytes]) -> None:
     shared = os.path.join(git.repo.git_dir, "index")
-    if not paths or not os.path.exists(shared):
-        return
+    first_commit = old == git.repo.empty_tree()
+    if not paths or not (os.path.exists(shared) or first_commit):
+        return  # no .git/index after the first commit: someone removed it on purpose
     if not _wait_unlocked(shared + ".lock"):
         _skip("it is locked by another git process")
         return

@@ -77,9 +77,9 @@ def dispatch(real: str, argv: list[str]) -> int:
         passthrough(real, argv)
     git = Git(real, repo, env)
     command, args = _resolve(git, inv)
+    if command is None:  # a `!` alias runs a shell: like hooks, it gets git's own index
+        passthrough(real, argv)
     ctx = Ctx(real, argv, name, inv, repo, git)
-    if command is None:
-        _run_other(ctx)
     ctx.command, ctx.args = command, args
     kind = ctx.kind = commands.classify(command, args, lambda p: os.path.lexists(os.path.join(ctx.repo.cwd, p)))
     if kind == commands.READ:
