@@ -217,24 +217,24 @@ def note_staged(ctx: "Ctx", count: int) -> None:
 # --- ref moves -------------------------------------------------------------
 
 def move_refs(ctx: "Ctx") -> int:
+    """Lock order: session lock, then the global lock (every path agrees).
+
+    Only what must see a stable HEAD runs under the global lock: stale-lock
+    checks, the rebase, the shared-state check and git itself. Ownership and
+    isolation depend only on this session's index (a rebase never changes
+    which paths it stages), so they run before; claims, audit, snapshot and
+    the .git/index sync run after, so peers are not kept waiting for them."""
     start = time.time()
-    with locks.acquire(global_lock_path(ctx), ctx.holder(), "the global lock",
-                       lambda: freshen.lock_timeout(ctx)) as glock, _session_lock(ctx) as slock:
-        _clear_stale(ctx, stale_ref_locks=True)
-        if ctx.command in ("tag", "branch", "notes"):
-            _freshen_tolerant(ctx)  # they do not use the index
-        else:
-            _rebase_or_refuse(ctx)
+    with _session_lock(ctx) as slock:
         conn = _db(ctx)
         try:
-            _check_shared_state(ctx, conn)
+            _freshen_tolerant(ctx)  # most of the rebase happens here, unlocked for peers
             _isolate_and_guard(ctx, conn)
             if ctx.command == "commit":
                 _check_commit(ctx, conn)
-            old = ctx.index.head()
-            status = proc.call([ctx.real, *ctx.argv], ctx.env(), pass_fds=[glock.fd, slock.fd])
+            old, new, status = _run_locked(ctx, conn, slock)
             try:
-                _after(ctx, conn, old, status, start)
+                _after(ctx, conn, old, new, status, start)
             except Exception as exc:  # git already did its work: report, never undo
                 if os.environ.get("GITLANE_TRACE") == "1":
                     raise
@@ -243,6 +243,25 @@ def move_refs(ctx: "Ctx") -> int:
         finally:
             conn.close()
     proc.exit_like(status)
+
+
+def _run_locked(ctx: "Ctx", conn: "sqlite3.Connection", slock: locks.Lock) -> tuple[str, str, int]:
+    with locks.acquire(global_lock_path(ctx), ctx.holder(), "the global lock",
+                       lambda: freshen.lock_timeout(ctx)) as glock:
+        _clear_stale(ctx, stale_ref_locks=True)
+        if ctx.command in ("tag", "branch", "notes"):
+            _freshen_tolerant(ctx)  # they do not use the index
+        else:
+            _rebase_or_refuse(ctx)
+        _check_shared_state(ctx, conn)
+        if ctx.command == "commit" and "amend" in commands.commit_args(ctx.args).flags:
+            _check_amend(ctx, conn)
+        old = ctx.index.head()
+        status = proc.call([ctx.real, *ctx.argv], ctx.env(), pass_fds=[glock.fd, slock.fd])
+        new = ctx.index.head()
+        if new != old:
+            ctx.index.set_base(new)  # git rebuilt our index on the new HEAD
+    return old, new, status
 
 
 def _rebase_or_refuse(ctx: "Ctx") -> None:
@@ -283,8 +302,6 @@ def _finish_verb(marker: str) -> str:
 
 def _check_commit(ctx: "Ctx", conn: "sqlite3.Connection") -> None:
     cargs = commands.commit_args(ctx.args)
-    if "amend" in cargs.flags:
-        _check_amend(ctx, conn)
     staged = _would_commit(ctx, cargs)
     found = ownership.find(conn, ctx.repo.worktree_id, ctx.name, staged, ownership.alive_checker(conn))
     if found:
@@ -298,7 +315,7 @@ def _would_commit(ctx: "Ctx", cargs: commands.CommitArgs) -> list[bytes]:
     sweep on a copy with view isolation lifted, so that `commit -a` refuses
     (and lists) a peer's path instead of silently leaving it out."""
     from gitlane import isolation
-    head = ctx.index.head()
+    head = ctx.index.base() or ctx.repo.empty_tree()  # what the index is built on, not HEAD now
     if "all" not in cargs.flags and not cargs.paths:
         return ctx.git.changed_paths(ctx.index.path, head)
     tmp = os.path.join(ctx.sdir, f"index.predict.{os.getpid()}")
@@ -331,15 +348,10 @@ def _check_amend(ctx: "Ctx", conn: "sqlite3.Connection") -> None:
                 "GITLANE_FORCE=1 overrides for one command (audited)")
 
 
-def _after(ctx: "Ctx", conn: "sqlite3.Connection", old: str, status: int, start: float) -> None:
+def _after(ctx: "Ctx", conn: "sqlite3.Connection", old: str, new: str, status: int, start: float) -> None:
     from gitlane import mainindex
-    new = ctx.index.head()
-    paths: list[bytes] = []
-    if new != old:
-        ctx.index.set_base(new)
-        paths = ctx.git.diff_tree_paths(old, new) if old != ctx.repo.empty_tree() else \
-            ctx.git.diff_tree_paths(ctx.repo.empty_tree(), new)
-    staged = ctx.git.changed_paths(ctx.index.path, ctx.index.base() or new) if os.path.exists(ctx.index.path) else []
+    paths = ctx.git.diff_tree_paths(old, new) if new != old else []
+    staged = _still_staged(ctx, new, status)
     event = ctx.command
     if ctx.command == "commit" and "amend" in commands.commit_args(ctx.args).flags:
         event = "amend"
@@ -357,8 +369,21 @@ def _after(ctx: "Ctx", conn: "sqlite3.Connection", old: str, status: int, start:
     if os.path.exists(ctx.index.path):
         snapshot.take(ctx.git, ctx.name, ctx.index.path, ctx.index.base() or new, bool(staged))
     note_staged(ctx, len(staged))
-    if paths and new != old:
+    if paths:
         mainindex.sync(ctx.git, old, new, paths)
+
+
+def _still_staged(ctx: "Ctx", new: str, status: int) -> list[bytes]:
+    """What the session stages after the command. A successful commit of the
+    whole index (no `--only` paths) leaves nothing: no need to ask git."""
+    if ctx.command == "commit" and status == 0 and new:
+        cargs = commands.commit_args(ctx.args)
+        if not cargs.paths or "include" in cargs.flags:
+            if not cargs.pathspec_file and "dry-run" not in cargs.flags and "patch" not in cargs.flags:
+                return []
+    if not os.path.exists(ctx.index.path):
+        return []
+    return ctx.git.changed_paths(ctx.index.path, ctx.index.base() or new)
 
 
 def _record_shared_state(ctx: "Ctx", conn: "sqlite3.Connection") -> None:

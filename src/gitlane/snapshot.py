@@ -51,8 +51,12 @@ def take(git: "Git", name: str, index: str, base: str, staged: bool) -> None:
 
 
 def drop(git: "Git", name: str) -> None:
-    if os.path.exists(ref_path(git, name)) or _packed(git, name):
+    """We are the ref's only writer (session lock): a loose ref is just a file.
+    Only a packed copy (after `git pack-refs`) needs git to remove it."""
+    if _packed(git, name):
         git.run("update-ref", "-d", ref_name(name), check=False)
+    else:
+        fsutil.remove(ref_path(git, name))
 
 
 def _packed(git: "Git", name: str) -> bool:

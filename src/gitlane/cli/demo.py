@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
         else:
             shutil.rmtree(workdir, ignore_errors=True)
     print(table(results))
-    return _verdict(results[0])
+    return verdict(results[0])
 
 
 def _intro(sessions: int, commits: int) -> None:
@@ -134,7 +134,7 @@ def table(results: "list[Result]") -> str:
     return "\n".join(lines)
 
 
-def _verdict(gitlane: "Result") -> int:
+def verdict(gitlane: "Result") -> int:
     if gitlane.perfect:
         print(f"gitlane kept all {gitlane.expected} commits, each with exactly its own files, "
               "and lost nothing.")
