@@ -73,20 +73,26 @@ class Git:
                        "--ignore-submodules=none", tree, *spec, index=index).out
         return [p for p in out.split(b"\0") if p]
 
-    def update_entries(self, index: str, commit: str, paths: Sequence[bytes]) -> None:
-        """Make these paths' entries in index exactly commit's: removals first,
-        so that a file turning into a directory (or back) never collides."""
-        listing = self.run("ls-tree", "-r", "-z", "--full-tree", commit, "--",
-                           *(os.fsdecode(p) for p in paths)).out
-        present = {rec.split(b"\t", 1)[1]: rec for rec in listing.split(b"\0") if b"\t" in rec}
-        zero = b"0" * len(commit)
-        lines = [b"0 " + zero + b"\t" + p for p in paths if p not in present]
-        lines += [present[p] for p in paths if p in present]
-        self.run("update-index", "-z", "--index-info", index=index, input=b"\0".join(lines) + b"\0")
+    def diff_tree_entries(self, a: str, b: str) -> dict[bytes, bytes]:
+        """{path: its `update-index --index-info` line in b} for every path that
+        differs between trees a and b (a zero mode line means: gone in b).
+        One spawn gives both the paths and the entries, no ls-tree needed."""
+        out = self.run("diff-tree", "-r", "-z", "--no-renames", "--raw", a, b).out
+        fields = out.split(b"\0")
+        entries: dict[bytes, bytes] = {}
+        for meta, path in zip(fields[0::2], fields[1::2]):
+            if not meta.startswith(b":"):
+                continue
+            _, new_mode, _, new_sha, _ = meta[1:].split(b" ")
+            mode = b"0" if new_mode == b"000000" else new_mode
+            entries[path] = mode + b" " + new_sha + b"\t" + path
+        return entries
 
-    def diff_tree_paths(self, a: str, b: str) -> list[bytes]:
-        out = self.run("diff-tree", "-r", "-z", "--name-only", "--no-renames", a, b).out
-        return [p for p in out.split(b"\0") if p]
+    def update_entries(self, index: str, entries: dict[bytes, bytes]) -> None:
+        """Apply index-info lines, removals first, so that a file turning into
+        a directory (or back) never collides with itself."""
+        lines = sorted(entries.values(), key=lambda line: not line.startswith(b"0 "))
+        self.run("update-index", "-z", "--index-info", index=index, input=b"\0".join(lines) + b"\0")
 
     def rev_parse(self, *names: str) -> list[str] | None:
         res = self.run("rev-parse", "-q", "--verify", *names, check=False)

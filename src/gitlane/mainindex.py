@@ -14,7 +14,8 @@ import time
 from gitlane.errors import Fatal
 from gitlane.git import Git
 
-def sync(git: Git, old: str, new: str, paths: list[bytes]) -> None:
+def sync(git: Git, old: str, entries: dict[bytes, bytes]) -> None:
+    paths = list(entries)
     shared = os.path.join(git.repo.git_dir, "index")
     first_commit = old == git.repo.empty_tree()
     if not paths or not (os.path.exists(shared) or first_commit):
@@ -32,7 +33,7 @@ def sync(git: Git, old: str, new: str, paths: list[bytes]) -> None:
     if not todo:
         return
     try:
-        git.update_entries(shared, new, todo)
+        git.update_entries(shared, {p: entries[p] for p in todo})
     except Fatal as exc:
         _skip(exc.what)
 

@@ -350,7 +350,8 @@ def _check_amend(ctx: "Ctx", conn: "sqlite3.Connection") -> None:
 
 def _after(ctx: "Ctx", conn: "sqlite3.Connection", old: str, new: str, status: int, start: float) -> None:
     from gitlane import mainindex
-    paths = ctx.git.diff_tree_paths(old, new) if new != old else []
+    entries = ctx.git.diff_tree_entries(old, new) if new != old else {}
+    paths = list(entries)
     staged = _still_staged(ctx, new, status)
     event = ctx.command
     if ctx.command == "commit" and "amend" in commands.commit_args(ctx.args).flags:
@@ -370,7 +371,7 @@ def _after(ctx: "Ctx", conn: "sqlite3.Connection", old: str, new: str, status: i
         snapshot.take(ctx.git, ctx.name, ctx.index.path, ctx.index.base() or new, bool(staged))
     note_staged(ctx, len(staged))
     if paths:
-        mainindex.sync(ctx.git, old, new, paths)
+        mainindex.sync(ctx.git, old, entries)
 
 
 def _still_staged(ctx: "Ctx", new: str, status: int) -> list[bytes]:

@@ -88,20 +88,21 @@ class SessionIndex:
         if base is None or not os.path.exists(self.path):
             self.create()
             return []
-        moved = self.git.diff_tree_paths(base, head)
+        entries = self.git.diff_tree_entries(base, head)
+        moved = list(entries)
         if moved and not self.git.changed_paths(self.path, base, limit=moved):
-            self._take_entries(head, moved)
+            self._take_entries(head, entries)
         elif moved:
             self._merge3(base, head)
         else:
             self.set_base(head)
         return moved
 
-    def _take_entries(self, head: str, paths: list[bytes]) -> None:
+    def _take_entries(self, head: str, entries: dict[bytes, bytes]) -> None:
         tmp = self._tmp()
         fsutil.copy_keep_stat(self.path, tmp)
         try:
-            self.git.update_entries(tmp, head, paths)
+            self.git.update_entries(tmp, entries)
         except BaseException:
             fsutil.remove(tmp)
             raise
