@@ -94,27 +94,9 @@ class Git:
         lines = sorted(entries.values(), key=lambda line: not line.startswith(b"0 "))
         self.run("update-index", "-z", "--index-info", index=index, input=b"\0".join(lines) + b"\0")
 
-    def rev_parse(self, *names: str) -> list[str] | None:
-        res = self.run("rev-parse", "-q", "--verify", *names, check=False)
-        return res.out.decode().split() if res.rc == 0 else None
-
-    def tree_of(self, commit: str) -> str:
-        if commit == self.repo.empty_tree():
-            return commit
-        return self.run("rev-parse", f"{commit}^{{tree}}").out.decode().strip()
-
     def config(self, key: str) -> str | None:
         res = self.run("config", "--get", key, check=False)
         return res.out.decode("utf-8", "replace").strip() if res.rc == 0 else None
-
-    def config_regexp(self, pattern: str) -> dict[str, str]:
-        res = self.run("config", "-z", "--get-regexp", pattern, check=False)
-        values: dict[str, str] = {}
-        for rec in res.out.decode("utf-8", "replace").split("\0"):
-            key, _, value = rec.partition("\n")
-            if key:
-                values[key.lower()] = value
-        return values
 
     def ls_files(self, index: str, paths: Sequence[bytes], *flags: str) -> list[bytes]:
         """ls-files limited to paths, in chunks (ls-files has no --pathspec-from-file)."""
