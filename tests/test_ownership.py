@@ -285,12 +285,15 @@ def test_add_all_is_all_or_nothing(lane: Lane, owner_proc) -> None:
     lane.git("status", session="s2", pid=p2.pid)
     lane.write("mine.txt", "s2\n")
     before = snapshot(lane, "s2")
-    for args in (["add", "-A"], ["add", "."], ["add", "mine.txt", "theirs.txt"]):
-        res = lane.git(*args, session="s2", pid=p2.pid, check=False)
-        assert_refusal(res, "theirs.txt", "s1", p1.pid)
-        assert snapshot(lane, "s2") == before, args
-    lane.git("add", "mine.txt", session="s2", pid=p2.pid)
-    assert staged_set(lane, "s2") == {"mine.txt"}
+    res = lane.git("add", "mine.txt", "theirs.txt", session="s2", pid=p2.pid, check=False)
+    assert_refusal(res, "theirs.txt", "s1", p1.pid)
+    assert snapshot(lane, "s2") == before
+    # Whole-tree adds never see the peer's claimed file (per-session excludes,
+    # issue 5): they stage exactly this session's own changes.
+    for args in (["add", "-A"], ["add", "."]):
+        lane.git(*args, session="s2", pid=p2.pid)
+        assert staged_set(lane, "s2") == {"mine.txt"}, args
+        assert staged_set(lane, "s1") == {"theirs.txt"}
 
 
 @pytest.mark.parametrize("warm", [True, False], ids=["peer-seen-claim", "peer-first-command"])

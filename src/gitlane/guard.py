@@ -94,6 +94,8 @@ def wants(command: str, args: Sequence[str], kind: str) -> str | None:
     """Which affected-paths computation decide() needs, if any."""
     if command == "stash":
         return "pathspec" if _stash_paths(args) else None
+    if command == "restore" and not _restores_worktree(args):
+        return None  # `restore --staged` changes only this session's index
     if command in ("checkout", "restore"):
         return "pathspec" if kind != "refs" else None
     if command == "clean":
@@ -107,7 +109,7 @@ def wants(command: str, args: Sequence[str], kind: str) -> str | None:
 
 def decide(command: str, args: Sequence[str], kind: str, view: View,
            paths: Sequence[bytes] | None) -> Decision:
-    if not view.others:
+    if not view.others or (command == "restore" and not _restores_worktree(args)):
         return ALLOW
     if command == "stash":
         return _stash(args, view, paths)
@@ -124,15 +126,49 @@ def decide(command: str, args: Sequence[str], kind: str, view: View,
     return ALLOW
 
 
+def _restores_worktree(args: Sequence[str]) -> bool:
+    """restore writes the work tree unless only --staged (-S) is given."""
+    staged = worktree = False
+    for word in args:
+        if word == "--":
+            break
+        if word.startswith("--"):
+            staged |= "--staged".startswith(word) and len(word) >= 4
+            worktree |= "--worktree".startswith(word) and len(word) >= 3
+        elif word.startswith("-"):
+            staged |= "S" in word[1:]
+            worktree |= "W" in word[1:]
+    return worktree or not staged
+
+
+_STASH_VALUED = frozenset(("-m", "--message", "--pathspec-from-file"))
+
+
+def _stash_words(args: Sequence[str]) -> tuple[list[str], list[str]]:
+    """(words before `--`, words after), without options and their values."""
+    before: list[str] = []
+    skip = False
+    for i, word in enumerate(args):
+        if skip:
+            skip = False
+        elif word == "--":
+            return before, list(args[i + 1:])
+        elif word in _STASH_VALUED:
+            skip = True
+        elif not word.startswith("-"):
+            before.append(word)
+    return before, []
+
+
 def _stash_sub(args: Sequence[str]) -> str:
-    before, _ = positionals(args)
+    before, _ = _stash_words(args)
     return before[0] if before and before[0] in _STASH_READ | {"push", "save", "clear"} else "push"
 
 
 def _stash_paths(args: Sequence[str]) -> list[str]:
     if _stash_sub(args) != "push":
         return []
-    before, after = positionals(args)
+    before, after = _stash_words(args)
     return after or [w for w in before if w != "push"]
 
 

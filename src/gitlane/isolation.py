@@ -87,8 +87,65 @@ def sync(ctx: "Ctx", conn: "sqlite3.Connection | None" = None) -> None:
     tracked = set(ctx.git.ls_files(ctx.index.path, sorted(want - have))) | (want & have) if want else set()
     _flip(ctx, sorted(tracked - have), "--skip-worktree")
     _flip(ctx, sorted(have - tracked), "--no-skip-worktree")
+    _write_excludes(ctx, sorted(want - tracked))
     _warn_sparse(ctx, bool(want))
     _write_stamp(ctx, gen, pids, tracked)
+
+
+def excludes_path(ctx: "Ctx") -> str:
+    return os.path.join(ctx.sdir, "exclude")
+
+
+def _write_excludes(ctx: "Ctx", untracked: list[bytes]) -> None:
+    """Peers' claimed files that are untracked here cannot carry a
+    skip-worktree bit; an excludes file of our own hides them from `status`,
+    `add .` and `stash -u` (not from `clean -x` or `stash -a`: the guard
+    covers those). git reads one core.excludesFile, so ours starts with the
+    user's own."""
+    path = excludes_path(ctx)
+    if not untracked:
+        fsutil.remove(path)
+        return
+    lines = [_user_excludes(ctx), b"# gitlane: files other live sessions claim"]
+    lines += [b"/" + _escape(p) for p in untracked]
+    fsutil.write_atomic(path, b"\n".join(lines) + b"\n", durable=False)
+
+
+def _user_excludes(ctx: "Ctx") -> bytes:
+    configured = ctx.git.run("config", "--path", "--get", "core.excludesFile", check=False).out.strip()
+    if configured:
+        name = os.fsdecode(configured)
+    else:
+        xdg = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+        name = os.path.join(xdg, "git", "ignore")
+    try:
+        with open(name, "rb") as f:
+            return f.read().rstrip(b"\n")
+    except OSError:
+        return b""
+
+
+def _escape(path: bytes) -> bytes:
+    out = bytearray()
+    for i, ch in enumerate(path):
+        if ch in b"*?[\\" or (i == 0 and ch in b"#!"):
+            out += b"\\"
+        out.append(ch)
+    if out.endswith(b" "):
+        out[-1:] = b"\\ "
+    return bytes(out)
+
+
+def config_env(ctx: "Ctx", env: dict[str, str]) -> None:
+    """Point git at this session's excludes file, if it has one."""
+    path = excludes_path(ctx)
+    if not os.path.exists(path):
+        return
+    count = env.get("GIT_CONFIG_COUNT", "0")
+    n = int(count) if count.isdigit() else 0
+    env[f"GIT_CONFIG_KEY_{n}"] = "core.excludesFile"
+    env[f"GIT_CONFIG_VALUE_{n}"] = path
+    env["GIT_CONFIG_COUNT"] = str(n + 1)
 
 
 def _write_stamp(ctx: "Ctx", gen: str, pids: set[int], paths: set[bytes]) -> None:

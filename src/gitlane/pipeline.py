@@ -93,15 +93,13 @@ def _isolate_and_guard(ctx: "Ctx", conn: "sqlite3.Connection | None" = None) -> 
 
 
 def _named_hidden_paths(ctx: "Ctx") -> None:
-    """`git add P` for a path hidden by view isolation would only get git's
-    sparse-checkout error. Refuse it in our words, naming the owner; if the
-    owner has died since, show the path again so git can stage it."""
+    """`git add P` for a path a peer owns would meet view isolation first and
+    get git's sparse-checkout or "ignored" message. Refuse it in our words,
+    naming the owner; if the owner has died since, show the path again so git
+    can stage it."""
     from gitlane import isolation
-    hidden = set(isolation.isolated_paths(ctx))
-    if not hidden:
-        return
     before, after = commands.positionals(ctx.args)
-    named = sorted({_top_rel(ctx, w) for w in before + after if not w.startswith(":")} & hidden)
+    named = sorted({_top_rel(ctx, w) for w in before + after if not w.startswith(":")})
     if not named:
         return
     conn = _db(ctx)
@@ -110,8 +108,10 @@ def _named_hidden_paths(ctx: "Ctx") -> None:
     finally:
         conn.close()
     if found:
-        raise ownership.refusal(ctx.command, found, "nothing was changed")
-    isolation.release(ctx, named)
+        raise ownership.refusal("stage" if _index_only(ctx) else ctx.command, found, "nothing was changed")
+    hidden = set(isolation.isolated_paths(ctx))
+    if hidden & set(named):
+        isolation.release(ctx, sorted(hidden & set(named)))
 
 
 def guarded_other(ctx: "Ctx") -> NoReturn:

@@ -38,8 +38,10 @@ class Ctx:
         self.kind = commands.OTHER
 
     def env(self, **extra: str) -> dict[str, str]:
+        from gitlane import isolation
         env = dict(os.environ)
         env["GIT_INDEX_FILE"] = self.index.path
+        isolation.config_env(self, env)
         env.update(extra)
         return env
 
