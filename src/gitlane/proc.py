@@ -6,7 +6,6 @@ import under `python -I -S`, more than the git call it would wrap.
 from __future__ import annotations
 
 import os
-import select
 try:  # `signal` wraps _signal in enums: ~4 ms of import we do not need
     import _signal as signal
 except ImportError:  # pragma: no cover - other Pythons
@@ -53,6 +52,7 @@ def run(argv: Sequence[str], env: Mapping[str, str] | None = None,
 
 
 def _communicate(r_out: int, r_err: int, w_in: int, data: bytes) -> tuple[bytes, bytes]:
+    import select  # not needed by the read path, which only execs
     chunks: dict[int, list[bytes]] = {r_out: [], r_err: []}
     poller = select.poll()
     for fd in chunks:
