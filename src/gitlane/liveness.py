@@ -37,11 +37,30 @@ def owner(env: Mapping[str, str]) -> tuple[int, float | None]:
 
 
 def create_time(pid: int) -> float | None:
+    """psutil's create time. On Linux we compute it exactly as psutil does
+    (starttime / CLK_TCK + btime), which spares the 20 ms psutil import on
+    the path that opens a new session."""
+    fast = _proc_create_time(pid)
+    if fast is not None:
+        return fast
     import psutil
     try:
         return psutil.Process(pid).create_time()
     except psutil.Error:
         return None
+
+
+def _proc_create_time(pid: int) -> float | None:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            data = f.read()
+        with open("/proc/stat", "rb") as f:
+            btime = next(line for line in f if line.startswith(b"btime"))
+        ticks = os.sysconf("SC_CLK_TCK")
+    except (OSError, StopIteration, ValueError):
+        return None
+    fields = data[data.rfind(b")") + 2:].split()
+    return float(fields[19]) / ticks + float(btime.strip().split()[1])
 
 
 def is_alive(pid: int | None, ctime: float | None) -> bool:

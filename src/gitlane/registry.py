@@ -40,8 +40,8 @@ def register(conn: sqlite3.Connection, name: str, env: Mapping[str, str], cwd: s
     """Insert or refresh the session. A new owner replaces one that is dead."""
     now = time.time()
     current = get(conn, name)
-    if current is not None and current.ended is None and current.live and pid is None \
-            and not env.get("GITLANE_SESSION_PID"):
+    if current is not None and current.ended is None and pid is None \
+            and not env.get("GITLANE_SESSION_PID") and current.live:
         with state.tx(conn):
             conn.execute("UPDATE sessions SET last_seen = ? WHERE name = ?", (now, name))
         return current

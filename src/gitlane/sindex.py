@@ -66,7 +66,11 @@ class SessionIndex:
         shared = os.path.join(self.git.repo.git_dir, "index")
         if head and os.path.exists(shared):
             fsutil.copy_keep_stat(shared, tmp)
-            self.git.read_tree(tmp, "--reset", head)
+            # Usually .git/index already matches HEAD: a read-only check (no
+            # index write) is much cheaper than read-tree on a big index.
+            same = self.git.run("diff-index", "--cached", "--quiet", head, index=tmp, check=False)
+            if same.rc != 0:
+                self.git.read_tree(tmp, "--reset", head)
         elif head:
             self.git.read_tree(tmp, head)
         else:
