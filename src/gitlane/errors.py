@@ -15,6 +15,15 @@ class Fatal(Exception):
         self.code = code
 
 
+class ReadOnly(Fatal):
+    """gitlane's state folder cannot be written (a read-only repository)."""
+
+    def __init__(self, path: str, why: str) -> None:
+        super().__init__(f"cannot write gitlane state at {path}: {why}",
+                         "the repository looks read-only: read commands still work in a session;\n"
+                         "to change it, make it writable or unset GITLANE_SESSION", code=1)
+
+
 def report(exc: Fatal) -> int:
     lines = [f"gitlane: {line}" if i == 0 else f"  {line}"
              for i, line in enumerate(exc.what.splitlines() or [""])]

@@ -7,7 +7,7 @@ import sys
 TYPE_CHECKING = False  # no `typing` import on the hot path
 
 from gitlane import fsutil, locks, sindex
-from gitlane.errors import Fatal
+from gitlane.errors import Fatal, ReadOnly
 
 if TYPE_CHECKING:
     from gitlane.shim import Ctx
@@ -25,11 +25,12 @@ def ensure(ctx: "Ctx", reading: bool) -> bool:
                            lambda: lock_timeout(ctx)):
             update(ctx, reading)
             isolation.sync(ctx)
-    except PermissionError as exc:
+    except (ReadOnly, PermissionError) as exc:
         if reading:
             return False
-        raise Fatal(f"cannot write gitlane state in {ctx.repo.state_dir()}: {exc.strerror}",
-                    "the repository looks read-only; unset GITLANE_SESSION to use git directly") from None
+        if isinstance(exc, ReadOnly):
+            raise
+        raise ReadOnly(ctx.repo.state_dir(), exc.strerror or "permission denied") from None
     return True
 
 
@@ -39,7 +40,7 @@ def read_lock_fds(ctx: "Ctx") -> list[int]:
     try:
         return [locks.acquire(ctx.lock_path(), "", f"session {ctx.name}'s lock",
                               lambda: lock_timeout(ctx), shared=True).fd]
-    except OSError:
+    except (OSError, ReadOnly):
         return []
 
 
@@ -47,7 +48,9 @@ def update(ctx: "Ctx", reading: bool) -> None:
     """Create or rebase under the session lock (the caller holds it). A
     corrupt index is rebuilt from the session's snapshot ref, then we retry."""
     si = ctx.index
-    if sindex.looks_broken(si.path):
+    # git 2.39 does not verify the index checksum when reading, so damage
+    # behind a good header would be committed: writers pay for a full check.
+    if sindex.looks_broken(si.path) or (not reading and sindex.is_corrupt(si.path)):
         _recover(ctx)
     try:
         _update(ctx, reading)

@@ -47,8 +47,14 @@ class Lock:
 
 
 def _open(path: str) -> int:
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    return os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        return os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    except OSError as exc:
+        if exc.errno in (errno.EACCES, errno.EROFS, errno.EPERM):
+            from gitlane.errors import ReadOnly
+            raise ReadOnly(path, exc.strerror or "permission denied") from None
+        raise
 
 
 def _try(fd: int, shared: bool = False) -> bool:

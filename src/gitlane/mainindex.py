@@ -12,15 +12,20 @@ import sys
 import time
 
 from gitlane.errors import Fatal
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Callable
 from gitlane.git import Git
 
-def sync(git: Git, old: str, entries: dict[bytes, bytes]) -> None:
+def sync(git: Git, old: str, entries: dict[bytes, bytes],
+         audit: "Callable[[str], None] | None" = None) -> None:
     paths = list(entries)
     shared = os.path.join(git.repo.git_dir, "index")
     first_commit = old == git.repo.empty_tree()
     if not paths or not (os.path.exists(shared) or first_commit):
         return  # no .git/index after the first commit: someone removed it on purpose
-    if not _wait_unlocked(shared + ".lock"):
+    if not _wait_unlocked(shared + ".lock") and not _reclaim_if_stale(git, shared + ".lock", audit):
         _skip("it is locked by another git process")
         return
     diff = git.run("diff-index", "--cached", "-z", "--name-only", "--no-renames", old, "--",
@@ -46,6 +51,28 @@ def _wait_unlocked(lock: str, patience: float = 0.5) -> bool:
         if time.monotonic() >= deadline:
             return False
         time.sleep(0.01)
+    return True
+
+
+def _reclaim_if_stale(git: Git, lock: str, audit: "Callable[[str], None] | None") -> bool:
+    """A .git/index.lock left by a git that died (a background `status` that
+    was killed) is removed once it outlived the grace period and no git runs
+    in this repository; a live one is left alone."""
+    from gitlane import stale
+    try:
+        age = time.time() - os.lstat(lock).st_mtime
+    except FileNotFoundError:
+        return True
+    if age < stale.GRACE or stale.repo_git_processes(git.repo):
+        return False
+    try:
+        os.unlink(lock)
+    except FileNotFoundError:
+        pass
+    detail = f"{lock} ({age:.1f}s old, no git process alive in the repository)"
+    sys.stderr.write(f"gitlane: removed stale lock {detail}\n")
+    if audit is not None:
+        audit(detail)
     return True
 
 

@@ -33,8 +33,9 @@ def _session_lock(ctx: "Ctx") -> locks.Lock:
 
 def _db(ctx: "Ctx") -> "sqlite3.Connection":
     conn = state.connect(ctx.repo.state_dir())
-    if registry.get(conn, ctx.name) is None or registry.get(conn, ctx.name).ended is not None:
-        registry.register(conn, ctx.name, os.environ, ctx.repo.cwd)
+    current = registry.get(conn, ctx.name)
+    if current is None or current.ended is not None:
+        registry.write_owner(ctx.sdir, registry.register(conn, ctx.name, os.environ, ctx.repo.cwd))
     return conn
 
 
@@ -99,7 +100,7 @@ def _named_hidden_paths(ctx: "Ctx") -> None:
     can stage it."""
     from gitlane import isolation
     before, after = commands.positionals(ctx.args)
-    named = sorted({_top_rel(ctx, w) for w in before + after if not w.startswith(":")})
+    named = sorted({p for p in (_named_path(ctx, w) for w in before + after) if p is not None})
     if not named:
         return
     conn = _db(ctx)
@@ -112,6 +113,23 @@ def _named_hidden_paths(ctx: "Ctx") -> None:
     hidden = set(isolation.isolated_paths(ctx))
     if hidden & set(named):
         isolation.release(ctx, sorted(hidden & set(named)))
+
+
+def _named_path(ctx: "Ctx", word: str) -> bytes | None:
+    """The top-relative path a pathspec word names literally, if it does:
+    plain words, `:/path`, and `:(top)`/`:(literal)` magic. Globs and
+    excludes name sets, which the staging run itself checks."""
+    if not word.startswith(":"):
+        return _top_rel(ctx, word)
+    if word.startswith(":/"):
+        return os.fsencode(os.path.normpath(word[2:] or "."))
+    if word.startswith(":(") and ")" in word:
+        magic, rest = word[2:].split(")", 1)
+        words = {m.strip() for m in magic.split(",")}
+        if not words <= {"top", "literal"} or not rest:
+            return None
+        return os.fsencode(os.path.normpath(rest)) if "top" in words else _top_rel(ctx, rest)
+    return None
 
 
 def guarded_other(ctx: "Ctx") -> NoReturn:
@@ -257,11 +275,42 @@ def _run_locked(ctx: "Ctx", conn: "sqlite3.Connection", slock: locks.Lock) -> tu
         if ctx.command == "commit" and "amend" in commands.commit_args(ctx.args).flags:
             _check_amend(ctx, conn)
         old = ctx.index.head()
+        before = _stamp_of(ctx.index.path)
+        _claim_shared_state(ctx, conn)
         status = proc.call([ctx.real, *ctx.argv], ctx.env(), pass_fds=[glock.fd, slock.fd])
         new = ctx.index.head()
-        if new != old:
-            ctx.index.set_base(new)  # git rebuilt our index on the new HEAD
+        # The new HEAD is our base only if git finished writing our index. If
+        # git died between its ref update and its index rename, the index is
+        # still built on `old`: keeping that base lets the next rebase
+        # (old -> index -> new, idempotent) heal it, where a new base would
+        # make the next commit revert this one.
+        if new != old and (status == 0 or _stamp_of(ctx.index.path) != before):
+            ctx.index.set_base(new)
     return old, new, status
+
+
+def _stamp_of(path: str) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_ino, st.st_mtime_ns
+
+
+_MARKERS_OF = {"merge": ("MERGE_HEAD",), "pull": ("MERGE_HEAD", "rebase-merge", "rebase-apply"),
+               "cherry-pick": ("CHERRY_PICK_HEAD",), "revert": ("REVERT_HEAD",),
+               "rebase": ("rebase-merge", "rebase-apply"), "am": ("rebase-apply",)}
+
+
+def _claim_shared_state(ctx: "Ctx", conn: "sqlite3.Connection") -> None:
+    """Record, before git runs, that any merge/rebase state it leaves is ours:
+    if we are killed mid-way, the state still has an owner (who can --abort)."""
+    markers = _MARKERS_OF.get(ctx.command, ())
+    if markers:
+        with state.tx(conn):
+            conn.executemany("INSERT OR IGNORE INTO shared_state VALUES (?, ?, ?)",
+                             [(m, ctx.name, time.time()) for m in markers
+                              if not os.path.exists(os.path.join(ctx.repo.git_dir, m))])
 
 
 def _rebase_or_refuse(ctx: "Ctx") -> None:
@@ -371,7 +420,12 @@ def _after(ctx: "Ctx", conn: "sqlite3.Connection", old: str, new: str, status: i
         snapshot.take(ctx.git, ctx.name, ctx.index.path, ctx.index.base() or new, bool(staged))
     note_staged(ctx, len(staged))
     if paths:
-        mainindex.sync(ctx.git, old, entries)
+        mainindex.sync(ctx.git, old, entries, lambda detail: _audit_reclaim(ctx, conn, detail))
+
+
+def _audit_reclaim(ctx: "Ctx", conn: "sqlite3.Connection", detail: str) -> None:
+    with state.tx(conn):
+        state.audit(conn, "reclaim", ctx.name, argv=" ".join(ctx.argv), detail=detail)
 
 
 def _still_staged(ctx: "Ctx", new: str, status: int) -> list[bytes]:

@@ -30,9 +30,28 @@ def on_created(ctx: "Ctx") -> None:
     """A session index was just made: make sure the session is on record."""
     conn = state.connect(ctx.repo.state_dir())
     try:
-        register(conn, ctx.name, os.environ, ctx.repo.cwd)
+        write_owner(ctx.sdir, register(conn, ctx.name, os.environ, ctx.repo.cwd))
     finally:
         conn.close()
+
+
+def write_owner(sdir: str, sess: Session) -> None:
+    """The owner also lives in the session folder, so that `doctor --repair`
+    can rebuild a lost database with liveness intact."""
+    from gitlane.fsutil import write_atomic
+    try:
+        write_atomic(os.path.join(sdir, "owner"), f"{sess.pid or ''} {sess.ctime or ''}\n".encode(), durable=False)
+    except OSError:
+        pass
+
+
+def read_owner(sdir: str) -> tuple[int | None, float | None] | None:
+    from gitlane.fsutil import read_text
+    text = read_text(os.path.join(sdir, "owner"))
+    if not text:
+        return None
+    pid, _, ctime = text.strip().partition(" ")
+    return (int(pid) if pid.isdigit() else None), (float(ctime) if ctime else None)
 
 
 def register(conn: sqlite3.Connection, name: str, env: Mapping[str, str], cwd: str,

@@ -121,7 +121,9 @@ def _run_read(ctx: Ctx) -> NoReturn:
     everything else runs without optional locks."""
     from gitlane import freshen
     if not freshen.ensure(ctx, reading=True):
-        passthrough(ctx.real, ctx.argv, GIT_OPTIONAL_LOCKS="0")
+        if not ctx.index.exists():  # a read-only repository this session never wrote
+            passthrough(ctx.real, ctx.argv, GIT_OPTIONAL_LOCKS="0")
+        proc.exec_([ctx.real, *ctx.argv], ctx.env(GIT_OPTIONAL_LOCKS="0"))
     extra = {} if ctx.command == "status" else {"GIT_OPTIONAL_LOCKS": "0"}
     proc.exec_([ctx.real, *ctx.argv], ctx.env(**extra), pass_fds=freshen.read_lock_fds(ctx))
 

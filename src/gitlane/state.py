@@ -44,11 +44,14 @@ def db_path(state_dir: str) -> str:
     return os.path.join(state_dir, "state.db")
 
 
-def connect(state_dir: str, create: bool = True) -> sqlite3.Connection:
+def connect(state_dir: str, create: bool = True, repairing: bool = False) -> sqlite3.Connection:
     path = db_path(state_dir)
-    if not create and not os.path.exists(path):
-        raise Fatal(f"no gitlane state database at {path}",
-                    "run any git command in a session, or `gitlane doctor --repair`")
+    existed = os.path.exists(os.path.join(state_dir, GENERATION_FILE))
+    if not os.path.exists(path) and (existed or not create) and not repairing:
+        # Recreating it empty would silently drop every live session's claims.
+        raise Fatal(f"the gitlane state database {path} is missing",
+                    "`gitlane doctor --repair` rebuilds it from the session folders "
+                    "(staged work lives in the session indexes and is kept)")
     try:
         os.makedirs(state_dir, exist_ok=True)
         conn = sqlite3.connect(path, timeout=30, isolation_level=None)

@@ -95,15 +95,16 @@ def _check_db(rep: Report, env, repair: bool):  # type: ignore[no-untyped-def]
 
 def rebuild_db(env):  # type: ignore[no-untyped-def]
     """Move the broken database aside and rebuild sessions and staged claims
-    from the session folders. Rebuilt sessions are marked ended (their owner
-    is unknown), so they block nobody; their staged work stays in their
-    indexes, and a session that is still running revives on its next command."""
+    from the session folders, owners included (each folder records its
+    owner's pid and create time). A session without a recorded owner is
+    marked ended, so it blocks nobody; its staged work stays in its index,
+    and if it is still running it revives on its next command."""
     sdir = env.repo.state_dir()
     for suffix in ("", "-wal", "-shm"):
         p = state.db_path(sdir) + suffix
         if os.path.exists(p):
             os.replace(p, f"{p}.broken-{int(time.time())}")
-    conn = state.connect(sdir)
+    conn = state.connect(sdir, repairing=True)
     root = session.sessions_root(env.repo)
     now = time.time()
     from gitlane import ownership
@@ -112,9 +113,11 @@ def rebuild_db(env):  # type: ignore[no-untyped-def]
         if not os.path.exists(si.path):
             continue
         staged = env.git.changed_paths(si.path, si.base() or env.repo.empty_tree())
-        with state.tx(conn):
+        owner = registry.read_owner(si.sdir)
+        pid, ctime = owner if owner else (None, None)
+        with state.tx(conn):  # without a recorded owner, a session cannot be proven live: ended
             conn.execute("INSERT OR REPLACE INTO sessions (name, pid, ctime, label, started, last_seen, cwd, ended) "
-                         "VALUES (?, NULL, NULL, 'rebuilt', ?, ?, '', ?)", (name, now, now, now))
+                         "VALUES (?, ?, ?, 'rebuilt', ?, ?, '', ?)", (name, pid, ctime, now, now, None if pid else now))
             ownership.set_staged(conn, env.repo.worktree_id, name, staged)
             state.bump_generation(conn)
             state.audit(conn, "rebuild", name, detail=f"{len(staged)} staged paths")
