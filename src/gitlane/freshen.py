@@ -18,11 +18,12 @@ def ensure(ctx: "Ctx", reading: bool) -> bool:
     command in a repository whose state folder cannot be written returns False
     so that it can still run."""
     from gitlane import isolation
-    if not ctx.index.stale() and isolation.in_step(ctx):
+    if not ctx.index.stale() and isolation.in_step(ctx) and sindex.verified(ctx.index.path):
         return True
     try:
         with locks.acquire(ctx.lock_path(), ctx.holder(), f"session {ctx.name}'s lock",
                            lambda: lock_timeout(ctx)):
+            drop_stale_index_lock(ctx)
             update(ctx, reading)
             isolation.sync(ctx)
     except (ReadOnly, PermissionError) as exc:
@@ -32,6 +33,31 @@ def ensure(ctx: "Ctx", reading: bool) -> bool:
             raise
         raise ReadOnly(ctx.repo.state_dir(), exc.strerror or "permission denied") from None
     return True
+
+
+def drop_stale_index_lock(ctx: "Ctx") -> None:
+    """Under the session lock held exclusively, no git of this session runs
+    (every one holds the lock, shared or exclusive, through its inherited fd),
+    so a leftover `<index>.lock` is provably stale: a git that was SIGKILLed."""
+    lock = ctx.index.path + ".lock"
+    try:
+        st = os.lstat(lock)
+    except FileNotFoundError:
+        return
+    fsutil.remove(lock)
+    import time
+    detail = f"{lock} ({st.st_size} bytes, {time.time() - st.st_mtime:.1f}s old, no git of session {ctx.name} running)"
+    sys.stderr.write(f"gitlane: removed stale lock {detail}\n")
+    try:
+        from gitlane import state
+        conn = state.connect(ctx.repo.state_dir())
+        try:
+            with state.tx(conn):
+                state.audit(conn, "reclaim", ctx.name, argv=" ".join(ctx.argv), detail=detail)
+        finally:
+            conn.close()
+    except Fatal:
+        pass
 
 
 def read_lock_fds(ctx: "Ctx") -> list[int]:
@@ -50,7 +76,7 @@ def update(ctx: "Ctx", reading: bool) -> None:
     si = ctx.index
     # git 2.39 does not verify the index checksum when reading, so damage
     # behind a good header would be committed: writers pay for a full check.
-    if sindex.looks_broken(si.path) or (not reading and sindex.is_corrupt(si.path)):
+    if sindex.looks_broken(si.path) or sindex.is_corrupt(si.path):
         _recover(ctx)
     try:
         _update(ctx, reading)

@@ -54,7 +54,8 @@ def _clear_stale(ctx: "Ctx", stale_ref_locks: bool) -> None:
     """Under our locks, leftover git locks are either a live git outside
     gitlane (wait) or stale (reclaim, audited)."""
     from gitlane import stale
-    paths = [ctx.index.path + ".lock"] + (stale.ref_locks(ctx.repo, ctx.command) if stale_ref_locks else [])
+    freshen.drop_stale_index_lock(ctx)  # we hold the session lock exclusively
+    paths = stale.ref_locks(ctx.repo, ctx.command) if stale_ref_locks else []
     if not any(os.path.exists(p) for p in paths):
         return
 

@@ -148,6 +148,28 @@ def looks_broken(path: str) -> bool:
     return len(head) < 12 or head[:4] != b"DIRC" or int.from_bytes(head[4:8], "big") not in (2, 3, 4)
 
 
+def verified(path: str) -> bool:
+    """Has this exact file (inode, size, mtime) passed a checksum check? git
+    2.39 does not verify the index checksum when reading, so damage behind a
+    good header would show as garbage. We verify each new version once and
+    remember it beside the index: one stat and one small read per command."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return True  # missing: create() will make it
+    key = f"{st.st_ino} {st.st_size} {st.st_mtime_ns}"
+    stamp = path + ".verified"
+    if (fsutil.read_text(stamp) or "").strip() == key:
+        return True
+    if is_corrupt(path):
+        return False
+    try:
+        fsutil.write_atomic(stamp, key.encode(), durable=False)
+    except OSError:
+        pass
+    return True
+
+
 def is_corrupt(path: str) -> bool:
     """git's own check: header, then the SHA-1 trailer over the whole file.
     Truncation and bit rot both fail it. A missing file is not corrupt."""
