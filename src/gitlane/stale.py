@@ -25,7 +25,10 @@ GRACE = 2.0
 
 def ref_locks(repo: "Repo", command: str) -> list[str]:
     """The lock files a ref-moving command will need."""
-    names = ["HEAD.lock", "ORIG_HEAD.lock", "index.lock"] if command in ("stash",) else ["HEAD.lock", "ORIG_HEAD.lock"]
+    names = ["HEAD.lock", "ORIG_HEAD.lock", "CHERRY_PICK_HEAD.lock", "MERGE_HEAD.lock", "REVERT_HEAD.lock",
+             "REBASE_HEAD.lock", "AUTO_MERGE.lock"]
+    if command == "stash":
+        names.append("index.lock")
     paths = [os.path.join(repo.git_dir, n) for n in names]
     paths.append(os.path.join(repo.common_dir, "packed-refs.lock"))
     branch = repo.head_ref()
