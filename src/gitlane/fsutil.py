@@ -17,10 +17,12 @@ def copy_keep_stat(src: str, dst: str) -> None:
     os.utime(dst, ns=(st.st_atime_ns, st.st_mtime_ns))
 
 
-def write_atomic(path: str, data: bytes, durable: bool = True) -> None:
-    """Write to a sibling temporary file, (fsync,) rename: all or nothing.
-    Caches that are rebuilt when missing or stale skip the fsync."""
-    tmp = f"{path}.tmp.{os.getpid()}"
+def write_atomic(path: str, data: bytes, durable: bool = True, tmp_dir: str | None = None) -> None:
+    """Write to a temporary file, (fsync,) rename: all or nothing. Caches that
+    are rebuilt when missing or stale skip the fsync. `tmp_dir` (same file
+    system) keeps the temporary file out of folders git reads, like refs/."""
+    name = f"{os.path.basename(path)}.tmp.{os.getpid()}"
+    tmp = os.path.join(tmp_dir, name) if tmp_dir else f"{path}.tmp.{os.getpid()}"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
     try:
         os.write(fd, data)

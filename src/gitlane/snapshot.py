@@ -47,7 +47,9 @@ def take(git: "Git", name: str, index: str, base: str, staged: bool) -> None:
     commit = git.run("hash-object", "-t", "commit", "-w", "--stdin", input=body.encode()).out.decode().strip()
     path = ref_path(git, name)
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    fsutil.write_atomic(path, commit.encode() + b"\n")
+    # git reads every file under refs/ as a ref: the temporary file must not
+    # live there, or a crash mid-write leaves a broken "ref" behind.
+    fsutil.write_atomic(path, commit.encode() + b"\n", tmp_dir=os.path.join(git.repo.state_dir()))
 
 
 def drop(git: "Git", name: str) -> None:
