@@ -56,24 +56,9 @@ def _wait_unlocked(lock: str, patience: float = 0.5) -> bool:
 
 def _reclaim_if_stale(git: Git, lock: str, audit: "Callable[[str], None] | None") -> bool:
     """A .git/index.lock left by a git that died (a background `status` that
-    was killed) is removed once it outlived the grace period and no git runs
-    in this repository; a live one is left alone."""
+    was killed) is removed like any other provably stale lock."""
     from gitlane import stale
-    try:
-        age = time.time() - os.lstat(lock).st_mtime
-    except FileNotFoundError:
-        return True
-    if age < stale.GRACE or stale.repo_git_processes(git.repo):
-        return False
-    try:
-        os.unlink(lock)
-    except FileNotFoundError:
-        pass
-    detail = f"{lock} ({age:.1f}s old, no git process alive in the repository)"
-    sys.stderr.write(f"gitlane: removed stale lock {detail}\n")
-    if audit is not None:
-        audit(detail)
-    return True
+    return stale.try_reclaim(git.repo, lock, lambda _event, detail: audit(detail) if audit else None)
 
 
 def _decoded(paths: list[bytes]) -> list[str]:

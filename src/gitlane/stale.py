@@ -51,25 +51,30 @@ def _settle(repo: "Repo", path: str, timeout: float, audit: Callable[[str, str],
     start = time.monotonic()
     delay, noticed = 0.005, False
     while True:
-        try:
-            st = os.lstat(path)
-        except FileNotFoundError:
-            return
-        age = time.time() - st.st_mtime
-        holders = repo_git_processes(repo) if age >= grace else None
-        if holders == []:
-            _reclaim(path, st, age, audit)
+        if try_reclaim(repo, path, audit, grace):
             return
         waited = time.monotonic() - start
-        who = _describe(holders)
         if waited >= timeout:
-            raise Fatal(f"timed out after {timeout:g}s waiting for {path} ({who})",
+            raise Fatal(f"timed out after {timeout:g}s waiting for {path} ({_describe(repo_git_processes(repo))})",
                         "nothing was changed; if that process is stuck, stop it, then retry")
         if not noticed and waited >= 1.0:
-            sys.stderr.write(f"gitlane: waiting for {os.path.basename(path)}, {who}\n")
+            sys.stderr.write(f"gitlane: waiting for {os.path.basename(path)}, {_describe(repo_git_processes(repo))}\n")
             noticed = True
         time.sleep(delay)
         delay = min(delay * 1.6, 0.1)
+
+
+def try_reclaim(repo: "Repo", path: str, audit: Callable[[str, str], None], grace: float = GRACE) -> bool:
+    """True when path is gone, or was provably stale and is now removed."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return True
+    age = time.time() - st.st_mtime
+    if age < grace or repo_git_processes(repo):
+        return False
+    _reclaim(path, st, age, audit)
+    return True
 
 
 def _describe(holders: list | None) -> str:  # type: ignore[type-arg]
