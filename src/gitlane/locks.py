@@ -74,15 +74,6 @@ def _try(fd: int, shared: bool = False) -> bool:
     return True
 
 
-def try_acquire(path: str, holder: str) -> Lock | None:
-    fd = _open(path)
-    if not _try(fd):
-        os.close(fd)
-        return None
-    _write_holder(fd, holder)
-    return Lock(path, fd)
-
-
 def acquire(path: str, holder: str, what: str, timeout: Callable[[], float],
             shared: bool = False) -> Lock:
     """Wait, with backoff, up to timeout() seconds (only asked for when we

@@ -5,6 +5,9 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
+
+from gitlane.errors import Fatal
+
 TYPE_CHECKING = False  # `typing` costs ~10 ms to import: annotations only
 if TYPE_CHECKING:
     from typing import Callable, Iterable, Sequence
@@ -112,8 +115,7 @@ def set_staged(conn: sqlite3.Connection, wt: str, me: str, staged: Sequence[byte
     return True
 
 
-def refusal(action: str, found: Sequence[tuple[bytes, Owner]], nothing: str) -> "Fatal":
-    from gitlane.errors import Fatal
+def refusal(action: str, found: Sequence[tuple[bytes, Owner]], nothing: str) -> Fatal:
     now = time.time()
     found = dedupe(found)
     width = min(48, max(len(os.fsdecode(p)) for p, _ in found))

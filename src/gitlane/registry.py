@@ -7,7 +7,6 @@ import time
 TYPE_CHECKING = False  # `typing` costs ~10 ms to import: annotations only
 
 from gitlane import liveness, state
-from gitlane.repo import Repo
 
 if TYPE_CHECKING:
     from typing import Mapping
@@ -93,18 +92,9 @@ def all_sessions(conn: sqlite3.Connection) -> list[Session]:
     return [Session(r) for r in rows]
 
 
-def live_names(conn: sqlite3.Connection, exclude: str | None = None) -> set[str]:
-    return {s.name for s in all_sessions(conn) if s.name != exclude and s.live}
-
-
 def end(conn: sqlite3.Connection, name: str) -> None:
     with state.tx(conn):
         conn.execute("UPDATE sessions SET ended = ? WHERE name = ?", (time.time(), name))
         conn.execute("DELETE FROM reservations WHERE session = ?", (name,))
         conn.execute("DELETE FROM claims WHERE session = ? AND kind = 'edit'", (name,))
         state.bump_generation(conn)
-
-
-def touch(repo: Repo, conn: sqlite3.Connection, name: str) -> None:
-    with state.tx(conn):
-        conn.execute("UPDATE sessions SET last_seen = ? WHERE name = ?", (time.time(), name))

@@ -51,10 +51,6 @@ def _problem(name: str) -> str | None:
     return None
 
 
-def state_root(repo: Repo) -> str:
-    return repo.state_dir()
-
-
 def sessions_root(repo: Repo) -> str:
     """Session folders, per worktree (each worktree has its own HEAD)."""
     wt = repo.worktree_id
@@ -64,7 +60,3 @@ def sessions_root(repo: Repo) -> str:
 
 def dir_for(repo: Repo, name: str) -> str:
     return os.path.join(sessions_root(repo), validate(name))
-
-
-def index_path(repo: Repo, name: str) -> str:
-    return os.path.join(dir_for(repo, name), "index")

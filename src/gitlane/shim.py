@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from typing import NoReturn
 
 from gitlane import commands, gitargs, proc, session
-from gitlane.errors import Fatal, guarded
+from gitlane.errors import guarded
 from gitlane.git import Git
 from gitlane.repo import Repo, discover
 from gitlane.sindex import SessionIndex

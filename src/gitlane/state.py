@@ -10,11 +10,9 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
-TYPE_CHECKING = False  # `typing` costs ~10 ms to import: annotations only
-if TYPE_CHECKING:
-    from typing import Iterator
 
 from gitlane.errors import Fatal
+from gitlane.isolation import GENERATION_FILE
 
 SCHEMA_VERSION = 1
 _SCHEMA = """
@@ -114,7 +112,6 @@ def bump_generation(conn: sqlite3.Connection) -> None:
             pass  # readers then see an old value and sync once more than needed
 
 
-from gitlane.isolation import GENERATION_FILE  # noqa: E402
 
 
 def generation(conn: sqlite3.Connection) -> int:

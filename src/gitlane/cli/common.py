@@ -9,7 +9,7 @@ import sqlite3
 import sys
 TYPE_CHECKING = False  # `typing` costs ~10 ms to import: annotations only
 if TYPE_CHECKING:
-    from typing import Any, Iterable, Sequence
+    from typing import Any, Sequence
 
 from gitlane import gitargs, realgit, session, state
 from gitlane.errors import Fatal
@@ -72,8 +72,3 @@ def decode_paths(blob: bytes | None) -> list[str]:
 
 def plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
-
-
-def print_lines(lines: Iterable[str]) -> None:
-    for line in lines:
-        print(line)

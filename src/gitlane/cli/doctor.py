@@ -89,7 +89,7 @@ def _check_db(rep: Report, env, repair: bool):  # type: ignore[no-untyped-def]
         rep.add("error", f"state database unreadable: {path}", "gitlane doctor --repair rebuilds it from the session folders")
         return None
     conn = rebuild_db(env)
-    rep.add("error", f"state database was unreadable: rebuilt from the session folders", fixed=True)
+    rep.add("error", "state database was unreadable: rebuilt from the session folders", fixed=True)
     return conn
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import sys
 
 # name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {

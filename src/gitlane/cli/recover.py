@@ -8,7 +8,7 @@ import os
 import shutil
 import sys
 
-from gitlane import fsutil, ownership, registry, session, state
+from gitlane import fsutil, registry, session, state
 from gitlane.cli.common import add_json, emit_json, open_env, plural
 from gitlane.errors import Fatal
 from gitlane.sindex import SessionIndex
