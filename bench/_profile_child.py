@@ -10,6 +10,7 @@ The profile is written just before the shim execs git (os.execve) or exits
 import _lsprof
 import marshal
 import os
+import posix
 import sys
 import time
 
@@ -69,10 +70,11 @@ def _exit(code):
 os.posix_spawn = _posix_spawn
 os.waitpid = _waitpid
 os.execve = _execve
+posix.execve = _execve  # the fast path execs through posix, not os
 os._exit = _exit
 prof.enable()
 try:
-    from gitlane.shim import main
+    from gitlane.fastpath import main  # what shim/git runs: the fast path, else gitlane.shim
     main()
 except SystemExit as exc:
     _dump(["SystemExit", exc.code])

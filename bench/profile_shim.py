@@ -9,7 +9,7 @@ isolation sync), in a temporary repository of --files files:
      added; prints the total import time, the top modules by self time and
      gitlane's own modules (cumulative).
   2. cProfile (via _lsprof, so nothing is pre-imported): the hot path from
-     `from gitlane.shim import main` to the exec of git (or the exit, for
+     `from gitlane.fastpath import main` to the exec of git (or the exit, for
      add), with every child git it spawns and how long each took.
 
 Usage: .venv/bin/python bench/profile_shim.py [--files N] [--top N] [--repeat N] [--json FILE]
@@ -125,7 +125,7 @@ def run(tmp: str, args: argparse.Namespace, results: dict[str, object]) -> None:
             runs.append(parse_importtime(res.stderr.decode("utf-8", "replace")))
         results[f"importtime {key}"] = show_importtime(name, runs, args.top)
 
-    print("\n## cProfile of the hot path (from `from gitlane.shim import main` to exec/exit)")
+    print("\n## cProfile of the hot path (from `from gitlane.fastpath import main` to exec/exit)")
     for key in wanted:
         name, make = all_cases[key]
         outs: list[str] = []

@@ -10,6 +10,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Callable, Sequence
 
+from gitlane.fastpath import READ_COMMANDS
+
 READ = "read"      # reads only: no lock, optional locks off
 STAGE = "stage"    # changes this session's index: session lock, ownership
 REFS = "refs"      # moves refs or shared state: global lock, rebase first
@@ -38,13 +40,7 @@ whatchanged worktree write-tree difftool gitk citool gui mergetool request-pull
 filter-branch instaweb p4 send-email svn web--browse lane
 """.split())
 
-_READ = frozenset("""
-status diff log show rev-parse ls-files ls-tree cat-file rev-list blame annotate grep
-describe shortlog show-ref for-each-ref diff-files diff-index diff-tree name-rev merge-base
-show-branch whatchanged cherry check-ignore check-attr check-mailmap count-objects var
-version help verify-commit verify-tag range-diff format-patch archive ls-remote
-check-ref-format get-tar-commit-id patch-id show-index verify-pack fsck fsck-objects
-""".split())
+_READ = READ_COMMANDS  # shared with the fast path, which must agree
 _ALWAYS_REFS = frozenset("""
 commit merge cherry-pick revert am rebase pull switch stash bisect notes
 """.split())

@@ -26,6 +26,9 @@ def ensure(ctx: "Ctx", reading: bool) -> bool:
             drop_stale_index_lock(ctx)
             update(ctx, reading)
             isolation.sync(ctx)
+            # Stamp the version we leave behind (one checksum), so the next
+            # read can take the fast path (fastpath.in_step).
+            sindex.verified(ctx.index.path)
     except (ReadOnly, PermissionError) as exc:
         if reading:
             return False

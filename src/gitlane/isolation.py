@@ -13,33 +13,23 @@ import os
 import sys
 TYPE_CHECKING = False  # no `typing` import on the hot path
 
-from gitlane import fsutil
+from gitlane import fastpath, fsutil
 
 if TYPE_CHECKING:
     import sqlite3
 
     from gitlane.shim import Ctx
 
-_STAMP = "isolated"
-
-
-GENERATION_FILE = "generation"  # written by state.bump_generation()
+_STAMP = fastpath.STAMP_FILE
+GENERATION_FILE = fastpath.GENERATION_FILE
 
 
 def current_generation(ctx: "Ctx") -> str:
-    return (fsutil.read_text(os.path.join(ctx.repo.state_dir(), GENERATION_FILE)) or "0").strip()
+    return fastpath.current_generation(ctx.repo.state_dir())
 
 
 def _stamp(ctx: "Ctx") -> tuple[str, list[int], list[bytes]]:
-    """(generation, owner pids, isolated paths) as of the last sync."""
-    try:
-        with open(os.path.join(ctx.sdir, _STAMP), "rb") as f:
-            head, _, rest = f.read().partition(b"\n")
-            pids, _, rest = rest.partition(b"\n")
-    except OSError:
-        return "", [], []
-    return (head.decode().strip(), [int(p) for p in pids.split() if p.isdigit()],
-            [p for p in rest.split(b"\0") if p])
+    return fastpath.read_stamp(ctx.sdir)
 
 
 def isolated_paths(ctx: "Ctx") -> list[bytes]:
@@ -47,21 +37,8 @@ def isolated_paths(ctx: "Ctx") -> list[bytes]:
 
 
 def in_step(ctx: "Ctx") -> bool:
-    """Nothing to do: the claims did not change and every owner we hide paths
-    for still runs. A dying owner bumps no counter, so we check its pid with
-    kill(0): no psutil on the hot path, and a reused pid errs towards 'alive'."""
-    gen, pids, _ = _stamp(ctx)
-    return gen == current_generation(ctx) and all(_pid_exists(p) for p in pids)
-
-
-def _pid_exists(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True
-    return True
+    """Nothing to do: see fastpath.isolation_in_step."""
+    return fastpath.isolation_in_step(ctx.repo.state_dir(), ctx.sdir)
 
 
 def invalidate(ctx: "Ctx") -> None:
@@ -172,7 +149,7 @@ def others_claims(ctx: "Ctx", conn: "sqlite3.Connection") -> tuple[set[bytes], s
     owners = {n: pid for n, pid in conn.execute("SELECT name, pid FROM sessions WHERE ended IS NULL")}
     rows = conn.execute("SELECT path, session FROM claims WHERE wt = ? AND session != ?",
                         (ctx.repo.worktree_id, ctx.name)).fetchall()
-    live = [(bytes(p), s) for p, s in rows if s in owners and (not owners[s] or _pid_exists(owners[s]))]
+    live = [(bytes(p), s) for p, s in rows if s in owners and (not owners[s] or fastpath.pid_exists(owners[s]))]
     return {p for p, _ in live}, {owners[s] for _, s in live if owners[s]}
 
 

@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 
 _FORWARDED = (signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2)
 _TTY_SIGNALS = (signal.SIGINT, signal.SIGQUIT)
+# Python ignores these at start-up; children get the defaults (fastpath.restore_signals).
+_PYTHON_IGNORED = (signal.SIGPIPE, signal.SIGXFSZ)
 
 
 class Result:
@@ -42,7 +44,7 @@ def run(argv: Sequence[str], env: Mapping[str, str] | None = None,
                (os.POSIX_SPAWN_DUP2, w_err, 2)]
     try:
         pid = os.posix_spawn(argv[0], list(argv), env if env is not None else os.environ,
-                             file_actions=actions)
+                             file_actions=actions, setsigdef=_PYTHON_IGNORED)
     finally:
         for fd in (r_in, w_out, w_err):
             os.close(fd)
@@ -100,7 +102,7 @@ def call(argv: Sequence[str], env: Mapping[str, str], pass_fds: Sequence[int] = 
     # arrived in between would kill us and leave git running unsupervised.
     mask = signal.pthread_sigmask(signal.SIG_BLOCK, _FORWARDED)
     try:
-        pid = os.posix_spawn(argv[0], list(argv), env, setsigdef=_TTY_SIGNALS + _FORWARDED,
+        pid = os.posix_spawn(argv[0], list(argv), env, setsigdef=_TTY_SIGNALS + _FORWARDED + _PYTHON_IGNORED,
                              setsigmask=mask)
         for sig in _FORWARDED:
             signal.signal(sig, lambda signum, _frame: os.kill(pid, signum))
@@ -132,4 +134,6 @@ def exec_(argv: Sequence[str], env: Mapping[str, str], pass_fds: Sequence[int] =
         os.set_inheritable(fd, True)
     sys.stdout.flush()
     sys.stderr.flush()
+    from gitlane.fastpath import restore_signals
+    restore_signals()
     os.execve(argv[0], list(argv), env)

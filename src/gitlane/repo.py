@@ -9,6 +9,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Mapping
 
+from gitlane import fastpath
 from gitlane.gitargs import Invocation
 
 EMPTY_TREE = {"sha1": "4b825dc642cb6eb9a060e54bf8d69288fbee4904",
@@ -126,18 +127,8 @@ def _config_bare(common: str) -> bool:
 
 def config_values(common: str, section: str) -> dict[str, str]:
     """The simple `key = value` lines of one section of the repository's own
-    config file, lower-cased. Enough for core.bare and the object format; real
-    lookups go through `git config`."""
-    values: dict[str, str] = {}
-    current = ""
-    for raw in (_read(os.path.join(common, "config")) or "").splitlines():
-        line = raw.strip().lower()
-        if line.startswith("["):
-            current = line.strip("[]").strip()
-        elif current == section and "=" in line:
-            key, _, value = line.partition("=")
-            values[key.strip()] = value.split("#")[0].split(";")[0].strip().strip('"')
-    return values
+    config file (fastpath.config_values parses them)."""
+    return fastpath.config_values(_read(os.path.join(common, "config")) or "", section)
 
 
 def _read(path: str) -> str | None:

@@ -14,8 +14,7 @@ if TYPE_CHECKING:
 from gitlane.errors import Fatal
 from gitlane.repo import Repo
 
-MAX_NAME = 128
-_ALLOWED = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-@+")
+from gitlane.fastpath import MAX_NAME, name_problem
 
 
 def current(env: Mapping[str, str]) -> str | None:
@@ -28,7 +27,7 @@ def current(env: Mapping[str, str]) -> str | None:
 
 
 def validate(name: str) -> str:
-    problem = _problem(name)
+    problem = name_problem(name)
     if problem:
         shown = name[:40].encode("unicode_escape").decode("ascii") + ("…" if len(name) > 40 else "")
         raise Fatal(f"invalid session name '{shown}': {problem}",
@@ -36,19 +35,6 @@ def validate(name: str) -> str:
                     f"{MAX_NAME}, not starting with '.' or '-'); "
                     "fix GITLANE_SESSION or pass a valid NAME", code=2)
     return name
-
-
-def _problem(name: str) -> str | None:
-    if not name:
-        return "it is empty"
-    if len(name) > MAX_NAME:
-        return f"it is {len(name)} characters long"
-    if name[0] in ".-":
-        return f"it starts with '{name[0]}'"
-    bad = sorted({ch for ch in name if ch not in _ALLOWED})
-    if bad:
-        return "it contains " + ", ".join(repr(ch) for ch in bad[:5])
-    return None
 
 
 def sessions_root(repo: Repo) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 
-from gitlane import fsutil
+from gitlane import fastpath, fsutil
 from gitlane.git import Git
 
 
@@ -157,7 +157,7 @@ def verified(path: str) -> bool:
         st = os.stat(path)
     except OSError:
         return True  # missing: create() will make it
-    key = f"{st.st_ino} {st.st_size} {st.st_mtime_ns}"
+    key = fastpath.verified_key(st)
     stamp = path + ".verified"
     if (fsutil.read_text(stamp) or "").strip() == key:
         return True

@@ -1,5 +1,6 @@
 """`gitlane prompt`: a short segment for shell prompts. It runs on every
-prompt, so it reads two small files and imports nothing heavy."""
+prompt: fastpath.prompt_line answers the plain case without even `os`; this
+module handles the rest (worktrees, gitfiles, GIT_DIR)."""
 from __future__ import annotations
 
 import os
@@ -7,13 +8,13 @@ import sys
 
 TYPE_CHECKING = False  # `typing` costs ~10 ms to import: annotations only
 
-from gitlane import fsutil, gitargs, session
+from gitlane import fastpath, fsutil, gitargs, session
 from gitlane.repo import discover
 
 if TYPE_CHECKING:
     import argparse
 
-DEFAULT = "[{session}{marker}]"
+DEFAULT = fastpath.PROMPT_FORMAT
 
 
 def configure(p: "argparse.ArgumentParser", name: str) -> None:
@@ -26,13 +27,7 @@ def run(args: "argparse.Namespace") -> int:
 
 
 def fast(argv: list[str]) -> int:
-    fmt = DEFAULT
-    for i, word in enumerate(argv):
-        if word.startswith("--format="):
-            fmt = word.split("=", 1)[1]
-        elif word == "--format" and i + 1 < len(argv):
-            fmt = argv[i + 1]
-    return segment(fmt)
+    return segment(fastpath.prompt_format(argv))
 
 
 def segment(fmt: str) -> int:
