@@ -2,9 +2,12 @@
 so these budgets fail on a regression (issue 8)."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
-from lanetest import Lane
+from lanetest import Lane, real_git, shim_env
 
 
 def _spawns(lane: Lane, tmp_path: Path, *args: str) -> list[str]:
@@ -44,3 +47,62 @@ def test_lazy_rebase_spawn_budget(lane: Lane, tmp_path: Path) -> None:
     spawned = _spawns(lane, tmp_path, "status", "--porcelain")
     # diff-tree, the staged-overlap check, update-index, then status itself
     assert len(spawned) <= 4, spawned
+
+
+# --- what a new session costs its peers and itself ----------------------------
+
+def _generation(lane: Lane) -> str:
+    return (lane.path / ".git/gitlane/generation").read_text().strip()
+
+
+def test_a_new_session_without_claims_leaves_peers_in_step(lane: Lane) -> None:
+    """Registering bumps the generation only when the session has claims to
+    revive: otherwise every new agent would knock every peer off the fast path."""
+    lane.write("a.txt", "a\n")
+    lane.git("add", "a.txt", session="s1")
+    before = _generation(lane)
+    lane.git("status", session="s2")
+    lane.git("status", session="s3")
+    assert _generation(lane) == before
+    assert "s2" in lane.out("lane", "sessions", session="s1")
+
+
+def test_a_new_session_index_is_linked_then_never_written_through(lane: Lane) -> None:
+    """Linked, not copied (3 MB at 30k files); git's lock-and-rename writes
+    then give each name its own file."""
+    shared = lane.path / ".git" / "index"
+    before = shared.read_bytes()
+    lane.git("status", session="s1")
+    lane.write("README", "changed\n")
+    lane.git("add", "README", session="s1")
+    assert shared.read_bytes() == before
+    assert lane.session_index("s1").stat().st_ino != shared.stat().st_ino
+
+
+def test_copy_never_writes_through_a_leftover_link(tmp_path: Path) -> None:
+    from gitlane import fsutil
+    live, src, dst = tmp_path / "live", tmp_path / "src", tmp_path / "dst"
+    live.write_bytes(b"live index\n")
+    src.write_bytes(b"other\n")
+    os.link(live, dst)  # what a killed create() may leave behind
+    fsutil.copy_keep_stat(str(src), str(dst))
+    assert live.read_bytes() == b"live index\n" and dst.read_bytes() == b"other\n"
+
+
+def test_new_session_path_imports_neither_psutil_nor_hashlib(lane: Lane) -> None:
+    """psutil costs ~16 ms and hashlib ~2.3 ms to import: a new session with
+    GITLANE_SESSION_PID set needs neither."""
+    code = ("import sys, runpy; sys.argv = ['git', sys.argv[1], 'status'];"
+            "import gitlane.shim as s\n"
+            "try:\n    s.main()\nexcept BaseException:\n    pass\n")
+    probe = ("import atexit, sys, os\n"
+             "real_exec = os.execve\n"
+             "def fake(path, argv, env):\n"
+             "    print(sorted(m for m in ('psutil', 'hashlib') if m in sys.modules)); sys.stdout.flush(); os._exit(0)\n"
+             "os.execve = fake\n" + code)
+    env = shim_env("s1")
+    res = subprocess.run([sys.executable, "-I", "-S", "-c", "import sys; sys.path.insert(0, sys.argv.pop(1)); " + probe,
+                          str(Path(__file__).parent.parent / "src"), real_git()],
+                         cwd=lane.path, env=env, capture_output=True)
+    assert res.stdout.strip() == b"[]", res.stderr.decode()
+    assert lane.session_index("s1").exists()

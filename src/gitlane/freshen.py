@@ -26,9 +26,10 @@ def ensure(ctx: "Ctx", reading: bool) -> bool:
             drop_stale_index_lock(ctx)
             update(ctx, reading)
             isolation.sync(ctx)
-            # Stamp the version we leave behind (one checksum), so the next
-            # read can take the fast path (fastpath.in_step).
-            sindex.verified(ctx.index.path)
+            # update() verified the index it found; every version since was
+            # written by git under our lock. Stamp it so that the next read
+            # takes the fast path (fastpath.in_step) without hashing again.
+            sindex.stamp_verified(ctx.index.path)
     except (ReadOnly, PermissionError) as exc:
         if reading:
             return False
@@ -79,7 +80,7 @@ def update(ctx: "Ctx", reading: bool) -> None:
     si = ctx.index
     # git 2.39 does not verify the index checksum when reading, so damage
     # behind a good header would be committed: writers pay for a full check.
-    if sindex.looks_broken(si.path) or sindex.is_corrupt(si.path):
+    if sindex.looks_broken(si.path) or not sindex.verified(si.path):
         _recover(ctx)
     try:
         _update(ctx, reading)
@@ -99,11 +100,7 @@ def _recover(ctx: "Ctx") -> None:
 def _update(ctx: "Ctx", reading: bool) -> None:
     si = ctx.index
     if not si.exists():
-        from gitlane import registry
-        from gitlane import isolation
-        si.create()
-        isolation.invalidate(ctx)
-        registry.on_created(ctx)
+        _create(ctx)
         return
     try:
         moved = si.rebase()
@@ -117,6 +114,25 @@ def _update(ctx: "Ctx", reading: bool) -> None:
         _warn_once(ctx, exc)
     except sindex.Unmerged:
         pass  # an unfinished merge of this session: leave it for the user
+
+
+def _create(ctx: "Ctx") -> None:
+    """A new session: its index, its record, its view. sqlite's import and
+    open are most of the cost, so one connection serves both, opened while
+    git checks the new index (sindex.create's `meanwhile`)."""
+    from gitlane import isolation, registry, state
+    conns = []
+
+    def register() -> None:
+        conns.append(state.connect(ctx.repo.state_dir()))
+        registry.on_created(ctx, conns[0])
+    try:
+        ctx.index.create(meanwhile=register)
+        isolation.invalidate(ctx)
+        isolation.sync(ctx, conns[0])
+    finally:
+        for conn in conns:
+            conn.close()
 
 
 def _warn_once(ctx: "Ctx", exc: sindex.Conflict) -> None:

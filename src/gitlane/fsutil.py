@@ -8,6 +8,7 @@ def copy_keep_stat(src: str, dst: str) -> None:
     """Copy with mtime kept, like `cp -p`: an index copied with a fresh mtime
     would hide the changes git considers racy (DESIGN §3)."""
     st = os.stat(src)
+    remove(dst)  # a leftover of a killed run may be a link to a live index: never write through it
     with open(src, "rb") as fin, open(dst, "wb") as fout:
         while True:
             block = fin.read(1 << 20)
@@ -15,6 +16,18 @@ def copy_keep_stat(src: str, dst: str) -> None:
                 break
             fout.write(block)
     os.utime(dst, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
+def link_or_copy(src: str, dst: str) -> None:
+    """A second name for src, or a stat-preserving copy where links fail.
+    Safe for index files only because git never writes one in place: it
+    writes `<index>.lock` and renames it over, which gives that name a new
+    inode and leaves the other name untouched (and so do we: write_atomic)."""
+    remove(dst)
+    try:
+        os.link(src, dst)
+    except OSError:
+        copy_keep_stat(src, dst)
 
 
 def write_atomic(path: str, data: bytes, durable: bool = True, tmp_dir: str | None = None) -> None:

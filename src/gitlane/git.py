@@ -52,6 +52,11 @@ class Git:
                         "run `gitlane doctor`; GITLANE_TRACE=1 shows details")
         return res
 
+    def start(self, *args: str, index: str | None = None) -> proc.Child:
+        """run() in the background, for the exit code only."""
+        self.spawned += 1
+        return proc.start(self.argv(args), self.env(index))
+
     # --- verbs -----------------------------------------------------------
 
     def write_tree(self, index: str) -> str | None:

@@ -18,10 +18,10 @@ CTIME_TOLERANCE = 0.05
 def owner(env: Mapping[str, str]) -> tuple[int, float | None]:
     """The owning process: GITLANE_SESSION_PID if set, else the nearest
     ancestor that is not a shell (or a wrapper like env/timeout)."""
-    import psutil
     raw = env.get("GITLANE_SESSION_PID", "")
     if raw.isdigit() and int(raw) > 0:
         return int(raw), create_time(int(raw))
+    import psutil  # ~16 ms: only when we must walk the process tree
     proc = psutil.Process(os.getpid())
     try:
         for parent in proc.parents():

@@ -53,6 +53,29 @@ def run(argv: Sequence[str], env: Mapping[str, str] | None = None,
     return Result(os.waitstatus_to_exitcode(status), out, err)
 
 
+class Child:
+    """A git started in the background, for its exit code only."""
+    __slots__ = ("pid",)
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+
+    def wait(self) -> int:
+        _, status = os.waitpid(self.pid, 0)
+        return os.waitstatus_to_exitcode(status)
+
+
+def start(argv: Sequence[str], env: Mapping[str, str]) -> Child:
+    """Start argv with no input and its output discarded; reap it with wait()."""
+    null = os.open(os.devnull, os.O_RDWR)
+    try:
+        actions = [(os.POSIX_SPAWN_DUP2, null, fd) for fd in (0, 1, 2)]
+        return Child(os.posix_spawn(argv[0], list(argv), env, file_actions=actions,
+                                    setsigdef=_PYTHON_IGNORED))
+    finally:
+        os.close(null)
+
+
 def _communicate(r_out: int, r_err: int, w_in: int, data: bytes) -> tuple[bytes, bytes]:
     import select  # not needed by the read path, which only execs
     chunks: dict[int, list[bytes]] = {r_out: [], r_err: []}

@@ -25,13 +25,9 @@ class Session:
         return self.ended is None and liveness.is_alive(self.pid, self.ctime)
 
 
-def on_created(ctx: "Ctx") -> None:
+def on_created(ctx: "Ctx", conn: sqlite3.Connection) -> None:
     """A session index was just made: make sure the session is on record."""
-    conn = state.connect(ctx.repo.state_dir())
-    try:
-        write_owner(ctx.sdir, register(conn, ctx.name, os.environ, ctx.repo.cwd))
-    finally:
-        conn.close()
+    write_owner(ctx.sdir, register(conn, ctx.name, os.environ, ctx.repo.cwd))
 
 
 def write_owner(sdir: str, sess: Session) -> None:
@@ -74,7 +70,12 @@ def register(conn: sqlite3.Connection, name: str, env: Mapping[str, str], cwd: s
             "pid = excluded.pid, ctime = excluded.ctime, last_seen = excluded.last_seen, "
             "cwd = excluded.cwd, ended = NULL, label = COALESCE(excluded.label, label)",
             (name, pid, ctime, label, now, now, cwd))
-        state.bump_generation(conn)
+        # A new owner revives the session's old claims: peers must sync. A
+        # session with no claims changes nobody's view, so their fast path
+        # stays in step (a new session per agent would otherwise cost every
+        # peer a sync).
+        if conn.execute("SELECT 1 FROM claims WHERE session = ? LIMIT 1", (name,)).fetchone():
+            state.bump_generation(conn)
     found = get(conn, name)
     assert found is not None
     return found
