@@ -225,3 +225,36 @@ def test_fast_path_imports_no_os(ready: Lane) -> None:
     res = subprocess.run([str(py), "-I", "-S", "-c", code, str(Path(fastpath.__file__).parent.parent)],
                          cwd=ready.path, env=env, capture_output=True, check=True)
     assert res.stdout.split() == [b"True", b"False", b"False"]
+
+
+def test_reads_right_after_add_and_commit_take_the_fast_path(ready: Lane) -> None:
+    """Write paths stamp the index version git just wrote under our lock, so
+    an agent's add → status → commit → status loop never hashes the index."""
+    ready.write("mine.txt", "again\n")
+    settle(ready)
+    ready.git("add", "mine.txt", session="s1")
+    assert _fast(ready, "status") is not None
+    ready.git("commit", "-q", "-m", "mine", session="s1")
+    assert _fast(ready, "status") is not None
+
+
+def test_a_damaged_index_is_still_caught_after_a_stamp(ready: Lane) -> None:
+    index = ready.session_index("s1")
+    data = bytearray(index.read_bytes())
+    data[-1] ^= 0xFF  # the checksum trailer
+    index.write_bytes(bytes(data))
+    assert _fast(ready, "status") is None
+    res = ready.git("status", "--porcelain", session="s1")
+    assert b"its index was corrupt" in res.stderr
+
+
+def test_own_bump_never_skips_a_peers_claim(ready: Lane, owner_proc) -> None:
+    """s1's stamp is carried past its own bump only if it was current: a peer's
+    claim made in between must still reach s1's view."""
+    peer = owner_proc()
+    ready.write("README", "peer's edit\n")
+    ready.git("add", "README", session="s2", pid=peer.pid)  # bumps; s1 not yet synced
+    ready.write("mine.txt", "more\n")
+    ready.git("add", "mine.txt", session="s1")              # bumps again
+    out = ready.out("status", "--porcelain", session="s1")
+    assert "README" not in out and "mine.txt" in out

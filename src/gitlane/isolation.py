@@ -41,6 +41,19 @@ def in_step(ctx: "Ctx") -> bool:
     return fastpath.isolation_in_step(ctx.repo.state_dir(), ctx.sdir)
 
 
+def bump_own(ctx: "Ctx", conn: "sqlite3.Connection") -> None:
+    """Our own claims changed (inside the caller's transaction): bump the
+    generation for the peers, and carry our stamp along if it was current.
+    Our view is the others' claims, which our change leaves alone, so this
+    session stays on the fast path after its own add and commit."""
+    from gitlane import state
+    before = str(state.generation(conn))
+    state.bump_generation(conn)
+    gen, pids, paths = _stamp(ctx)
+    if gen == before:
+        _write_stamp(ctx, str(state.generation(conn)), set(pids), set(paths))
+
+
 def invalidate(ctx: "Ctx") -> None:
     """The index was rebuilt (bits dropped): sync again on the next command."""
     fsutil.remove(os.path.join(ctx.sdir, _STAMP))

@@ -76,12 +76,12 @@ def _try(fd: int, shared: bool = False) -> bool:
 
 def acquire(path: str, holder: str, what: str, timeout: Callable[[], float],
             shared: bool = False) -> Lock:
-    """Wait, with backoff, up to timeout() seconds (only asked for when we
+    """Wait (asleep in flock, see _block) up to timeout() seconds (only asked for when we
     must wait). After NOTICE_AFTER seconds say once who holds it. Shared
     holders (readers) leave the holder line alone: it names the last writer."""
     fd = _open(path)
     start = time.monotonic()
-    delay, limit, noticed = 0.001, None, False
+    limit, noticed = None, False
     while not _try(fd, shared):
         waited = time.monotonic() - start
         if limit is None:
@@ -95,11 +95,48 @@ def acquire(path: str, holder: str, what: str, timeout: Callable[[], float],
         if not noticed and waited >= NOTICE_AFTER:
             sys.stderr.write(f"gitlane: waiting for {what}, held by {describe_holder(path)}\n")
             noticed = True
-        time.sleep(min(delay, max(0.0, limit - waited)))
-        delay = min(delay * 1.6, 0.05)
+        until = limit if noticed else min(limit, NOTICE_AFTER)
+        if _block(fd, shared, max(until - waited, 0.001)):
+            break
     if not shared:
         _write_holder(fd, holder)
     return Lock(path, fd)
+
+
+class _Expired(Exception):
+    pass
+
+
+def _expire(signum: int, frame: object) -> None:
+    raise _Expired()
+
+
+def _block(fd: int, shared: bool, seconds: float) -> bool:
+    """Sleep in flock(2) itself, at most `seconds`, then take the lockf as
+    _try does. The kernel wakes us the moment the holder lets go, where a
+    polling sleep would oversleep: under many committing sessions the global
+    lock would sit idle between holders. SIGALRM bounds the wait."""
+    import _signal
+    old = _signal.signal(_signal.SIGALRM, _expire)
+    try:
+        try:
+            _signal.setitimer(_signal.ITIMER_REAL, seconds)
+            fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+        finally:
+            _signal.setitimer(_signal.ITIMER_REAL, 0)
+    except _Expired:
+        return False  # even if the flock was granted just then, the caller's _try retakes it
+    finally:
+        _signal.signal(_signal.SIGALRM, old)
+    try:
+        fcntl.lockf(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
+    except OSError as exc:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+            raise
+        time.sleep(0.005)  # a record-lock holder (fasteners) has no flock to sleep on
+        return False
+    return True
 
 
 def holder_line(session: str, command: str) -> str:

@@ -3,13 +3,13 @@ reservations. Decisions here are pure given rows; only live sessions count."""
 from __future__ import annotations
 
 import os
-import sqlite3
 import time
 
 from gitlane.errors import Fatal
 
 TYPE_CHECKING = False  # `typing` costs ~10 ms to import: annotations only
 if TYPE_CHECKING:
+    import sqlite3
     from typing import Callable, Iterable, Sequence
 
 DEFAULT_TTL = 30 * 60

@@ -7,7 +7,7 @@ import sys
 import time
 TYPE_CHECKING = False  # `typing` costs ~10 ms to import: annotations only
 
-from gitlane import commands, freshen, fsutil, locks, ownership, proc, registry, sindex, snapshot, state
+from gitlane import commands, freshen, fsutil, isolation, locks, ownership, proc, registry, sindex, snapshot, state
 from gitlane.errors import Fatal
 
 if TYPE_CHECKING:
@@ -140,6 +140,7 @@ def guarded_other(ctx: "Ctx") -> NoReturn:
         _freshen_tolerant(ctx)
         _isolate_and_guard(ctx)
         status = proc.call([ctx.real, *ctx.argv], ctx.env(), pass_fds=[lock.fd])
+        sindex.stamp_verified(ctx.index.path)
     proc.exit_like(status)
 
 
@@ -160,6 +161,7 @@ def _stage_on_copy(ctx: "Ctx", lock: locks.Lock) -> NoReturn:
         if os.stat(tmp).st_ino != before:  # git rewrote it: check, then keep
             _claim_or_refuse(ctx, tmp, "stage", "nothing was staged")
             os.replace(tmp, si.path)
+            sindex.stamp_verified(si.path)
     finally:
         fsutil.remove(tmp)
     proc.exit_like(status)
@@ -179,6 +181,7 @@ def _stage_in_place(ctx: "Ctx", lock: locks.Lock) -> NoReturn:
         if found:
             raise ownership.refusal(f"{ctx.command}", found, "nothing was changed")
     status = proc.call([ctx.real, *ctx.argv], ctx.env(), pass_fds=[lock.fd])
+    sindex.stamp_verified(ctx.index.path)
     _claim_or_refuse(ctx, ctx.index.path, None, "")
     proc.exit_like(status)
 
@@ -218,7 +221,7 @@ def _claim_or_refuse(ctx: "Ctx", index: str, action: str | None, nothing: str) -
                 if found:
                     raise ownership.refusal(action, found, nothing)
             if ownership.set_staged(conn, ctx.repo.worktree_id, ctx.name, staged):
-                state.bump_generation(conn)
+                isolation.bump_own(ctx, conn)
     finally:
         conn.close()
     snapshot.take(ctx.git, ctx.name, index, base, bool(staged))
@@ -279,6 +282,7 @@ def _run_locked(ctx: "Ctx", conn: "sqlite3.Connection", slock: locks.Lock) -> tu
         before = _stamp_of(ctx.index.path)
         _claim_shared_state(ctx, conn)
         status = proc.call([ctx.real, *ctx.argv], ctx.env(), pass_fds=[glock.fd, slock.fd])
+        sindex.stamp_verified(ctx.index.path)
         new = ctx.index.head()
         # The new HEAD is our base only if git finished writing our index. If
         # git died between its ref update and its index rename, the index is
@@ -408,7 +412,7 @@ def _after(ctx: "Ctx", conn: "sqlite3.Connection", old: str, new: str, status: i
         event = "amend"
     with state.tx(conn):
         if ownership.set_staged(conn, ctx.repo.worktree_id, ctx.name, staged):
-            state.bump_generation(conn)
+            isolation.bump_own(ctx, conn)
         if paths:
             conn.executemany("DELETE FROM claims WHERE wt = ? AND path = ? AND session = ? AND kind = 'edit'",
                              [(ctx.repo.worktree_id, p, ctx.name) for p in paths])

@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import os
-import sqlite3
 import time
 TYPE_CHECKING = False  # `typing` costs ~10 ms to import: annotations only
 
 from gitlane import liveness, state
 
 if TYPE_CHECKING:
+    import sqlite3
     from typing import Mapping
     from gitlane.shim import Ctx
 

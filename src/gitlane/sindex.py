@@ -183,8 +183,10 @@ def verified(path: str) -> bool:
 def stamp_verified(path: str) -> None:
     """Record the current version as good without hashing it. Only for a
     version git just wrote under our exclusive session lock, from an index
-    that verified() had passed (freshen.ensure): nothing else can have
-    written it in between."""
+    that verified() had passed (freshen.update runs it first on every write
+    path): nothing else can have written it in between. git replaces an
+    index by renaming its lock file, so a git killed mid-way leaves the old,
+    verified version, and stamping that is still true."""
     try:
         _write_stamp(path, fastpath.verified_key(os.stat(path)))
     except OSError:
