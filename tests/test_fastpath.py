@@ -9,7 +9,6 @@ execs, captured in-process at proc.exec_ (the one place that execs git).
 from __future__ import annotations
 
 import os
-import posix
 import subprocess
 import time
 from pathlib import Path
