@@ -1509,3 +1509,22 @@ def test_waiting_for_a_lock_leaves_no_timer_or_handler_behind(tmp_path: Path) ->
         assert signal.getsignal(signal.SIGALRM) is before
     finally:
         holder2.release()
+
+
+def test_waiting_for_a_lock_off_the_main_thread(tmp_path: Path) -> None:
+    """Signals are main-thread only: a waiter in another thread polls instead."""
+    import threading
+
+    from gitlane import locks
+    path = str(tmp_path / "lock")
+    holder = locks.acquire(path, "holder", "test lock", lambda: 1.0)
+    got: list[bool] = []
+
+    def wait() -> None:
+        with locks.acquire(path, "waiter", "test lock", lambda: 5.0):
+            got.append(True)
+    waiter = threading.Thread(target=wait)
+    waiter.start()
+    threading.Timer(0.2, holder.release).start()  # the waiter is usually asleep by then
+    waiter.join(10)
+    assert got == [True]

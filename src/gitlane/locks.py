@@ -76,8 +76,8 @@ def _try(fd: int, shared: bool = False) -> bool:
 
 def acquire(path: str, holder: str, what: str, timeout: Callable[[], float],
             shared: bool = False) -> Lock:
-    """Wait (asleep in flock, see _block) up to timeout() seconds (only asked for when we
-    must wait). After NOTICE_AFTER seconds say once who holds it. Shared
+    """Wait, asleep in flock (_block), up to timeout() seconds (only asked
+    for when we must wait). After NOTICE_AFTER seconds say once who holds it. Shared
     holders (readers) leave the holder line alone: it names the last writer."""
     fd = _open(path)
     start = time.monotonic()
@@ -117,7 +117,11 @@ def _block(fd: int, shared: bool, seconds: float) -> bool:
     polling sleep would oversleep: under many committing sessions the global
     lock would sit idle between holders. SIGALRM bounds the wait."""
     import _signal
-    old = _signal.signal(_signal.SIGALRM, _expire)
+    try:
+        old = _signal.signal(_signal.SIGALRM, _expire)
+    except ValueError:  # not the main thread: no signals here, so poll
+        time.sleep(min(seconds, 0.005))
+        return False
     try:
         try:
             _signal.setitimer(_signal.ITIMER_REAL, seconds)
@@ -128,15 +132,10 @@ def _block(fd: int, shared: bool, seconds: float) -> bool:
         return False  # even if the flock was granted just then, the caller's _try retakes it
     finally:
         _signal.signal(_signal.SIGALRM, old)
-    try:
-        fcntl.lockf(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
-    except OSError as exc:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-            raise
-        time.sleep(0.005)  # a record-lock holder (fasteners) has no flock to sleep on
-        return False
-    return True
+    if _try(fd, shared):  # the flock is ours already; this adds the lockf
+        return True
+    time.sleep(0.005)  # a record-lock holder (fasteners) has no flock to sleep on
+    return False
 
 
 def holder_line(session: str, command: str) -> str:
