@@ -5,7 +5,7 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Mapping
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIM = ROOT / "shim"

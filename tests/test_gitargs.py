@@ -230,7 +230,7 @@ def test_split_cmdline_agrees_with_git(value: str, words: list[str] | None, tmp_
     err = res.stderr.decode()
     found = _EXPANSION.findall(err)
     if words is None:
-        assert found == [] and f"fatal: bad alias.zz string" in err, err
+        assert found == [] and "fatal: bad alias.zz string" in err, err
     else:
         assert [shlex.split(found[0])] == [words], err
 

@@ -435,16 +435,23 @@ def _rebase_setup(lane: Lane) -> str:
     return lane.head()
 
 
-def test_kill_git_mid_rebase(pair, running, tmp_path: Path) -> None:
-    """git dies during `rebase -x`: the shim records the rebase as A's, B's
-    commit is refused at once naming it, A aborts, and B then commits."""
-    lane, a, b = pair
+def _gated_rebase(pair, running, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Session A's `rebase -x`, stopped at its first --exec: (HEAD before, the running shim, its gate)."""
+    lane, a, _ = pair
     orig = _rebase_setup(lane)
     gate = Gate(tmp_path)
     gate.arm()
     r = running([str(SHIM / "git"), "rebase", "-q", "-f", f"--exec={gate.shell()}", "HEAD~2"], lane.path,
                 lane_env("A", a))
     wait_for_file(gate.ready, r)
+    return orig, r, gate
+
+
+def test_kill_git_mid_rebase(pair, running, tmp_path: Path) -> None:
+    """git dies during `rebase -x`: the shim records the rebase as A's, B's
+    commit is refused at once naming it, A aborts, and B then commits."""
+    lane, a, b = pair
+    orig, r, _ = _gated_rebase(pair, running, tmp_path)
     rebase_git = [p for p in r.git_children() if p.cmdline()[1:2] == ["rebase"]]
     assert len(rebase_git) == 1
     rebase_git[0].kill()
@@ -467,12 +474,7 @@ def test_kill_git_mid_rebase(pair, running, tmp_path: Path) -> None:
 
 def test_kill_shim_mid_rebase_then_abort(pair, running, tmp_path: Path) -> None:
     lane, a, b = pair
-    orig = _rebase_setup(lane)
-    gate = Gate(tmp_path)
-    gate.arm()
-    r = running([str(SHIM / "git"), "rebase", "-q", "-f", f"--exec={gate.shell()}", "HEAD~2"], lane.path,
-                lane_env("A", a))
-    wait_for_file(gate.ready, r)
+    orig, r, gate = _gated_rebase(pair, running, tmp_path)
     orphans = r.git_children()
     os.kill(r.pid, signal.SIGKILL)
     r.finish()
@@ -537,7 +539,6 @@ def _kill_cases() -> list:  # type: ignore[type-arg]
     for command in ("first-add", "add", "commit"):
         for pattern in RENAMES:
             for when in ("mid-write", "before", "after"):
-                bug = pattern.startswith("refs/") and when != "after" and command != "commit"
                 cases.append(pytest.param(command, pattern, when, marks=[],
                                           id=f"{command}-{pattern}-{when}"))
     return cases
