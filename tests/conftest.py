@@ -17,9 +17,9 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 SHIM = ROOT / "shim"
 sys.path.insert(0, str(ROOT / "src"))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from lanetest import Lane, real_git  # noqa: E402
+from gitlane.testing import hermetic as sandbox  # noqa: E402
+from gitlane.testing.lane import Lane  # noqa: E402
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -30,22 +30,13 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture(autouse=True)
 def hermetic(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     home = tmp_path_factory.mktemp("home")
+    env = sandbox.env(str(home), {k: v for k, v in os.environ.items() if k not in sandbox.KEEP})
     for key in list(os.environ):
-        if key.startswith(("GIT_", "GITLANE_")) or key == "CLAUDE_CODE_SESSION_ID":
+        if key not in env:
             monkeypatch.delenv(key)
-    env = {
-        "HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"),
-        "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": str(home / ".gitconfig"),
-        "GIT_AUTHOR_NAME": "A U Thor", "GIT_AUTHOR_EMAIL": "author@example.com",
-        "GIT_COMMITTER_NAME": "C O Mitter", "GIT_COMMITTER_EMAIL": "committer@example.com",
-        "GIT_AUTHOR_DATE": "1112911993 -0700", "GIT_COMMITTER_DATE": "1112911993 -0700",
-        "GIT_EDITOR": "false", "GIT_PAGER": "cat", "PAGER": "cat", "LC_ALL": "C", "LANG": "C",
-        "GITLANE_REAL_GIT": real_git(),
-        "GITLANE_LOCK_TIMEOUT": "60",
-    }
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    (home / ".gitconfig").write_text("[init]\n\tdefaultBranch = main\n[advice]\n\tdetachedHead = false\n")
+    monkeypatch.setenv("GITLANE_LOCK_TIMEOUT", "60")
 
 
 @pytest.fixture

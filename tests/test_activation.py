@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from lanetest import SHIM, Lane, shim_env
+from gitlane.testing.lane import SHIM, Lane, shim_env
 
 POSIX_SHELLS = [
     pytest.param("bash"),

@@ -15,8 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from gitlane import commands, fastpath, locks, proc, shim
-from lanetest import Lane, real_git
+from gitlane import fastpath, layout
+from gitlane.git import args as gitargs
+from gitlane.git import proc
+from gitlane.run import classify as commands
+from gitlane.run import dispatch as shim
+from gitlane.shared import locks
+from gitlane.testing.lane import Lane, real_git
 
 
 class Exec(Exception):
@@ -183,8 +188,8 @@ def test_gitfile_and_linked_worktree_fall_back(ready: Lane, tmp_path: Path) -> N
 
 
 def test_every_fast_read_is_a_builtin_read_whatever_its_arguments() -> None:
-    assert fastpath.READ_COMMANDS <= commands.BUILTINS
-    for command in fastpath.READ_COMMANDS:
+    assert layout.READ_COMMANDS <= gitargs.BUILTINS
+    for command in layout.READ_COMMANDS:
         for args in ([], ["--hard"], ["-d", "x"], ["--", "."]):
             assert commands.classify(command, args, lambda p: True) == commands.READ
 

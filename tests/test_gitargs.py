@@ -16,8 +16,9 @@ from typing import NamedTuple
 
 import pytest
 
-from gitlane import commands, gitargs
-from lanetest import real_git
+from gitlane.git import args as gitargs
+from gitlane.run import classify as commands
+from gitlane.testing.lane import real_git
 
 READ, STAGE, REFS, OTHER = commands.READ, commands.STAGE, commands.REFS, commands.OTHER
 
@@ -420,4 +421,4 @@ def test_builtins_cover_git_list() -> None:
     looked up as an alias (git never lets an alias override a built-in)."""
     out = subprocess.run([real_git(), "--list-cmds=builtins"], capture_output=True,
                          check=True).stdout.decode().split()
-    assert set(out) - commands.BUILTINS == set()
+    assert set(out) - gitargs.BUILTINS == set()

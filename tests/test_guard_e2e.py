@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from lanetest import SHIM, Lane, real_git, shim_env
+from gitlane.testing.lane import SHIM, Lane, real_git, shim_env
 
 P_STAGED = b"B staged P\n"
 P_DISK = b"B unstaged edit of P\n"
@@ -378,7 +378,7 @@ def test_force_allows_and_is_audited(duo: Duo) -> None:
     err = res.stderr.decode()
     assert res.returncode == 0, err
     reason = _stash_line().format(pid=duo.b_pid)[len("gitlane: "):]
-    assert err == f"gitlane: GITLANE_FORCE=1: allowing what the guard refuses ({reason})\n"
+    assert err == f"gitlane: GITLANE_FORCE=1: allowing what gitlane refuses ({reason})\n"
     assert duo.disk("Q") == b"Q v1\n"
     forced = duo.log("force")
     assert len(forced) == 1

@@ -11,12 +11,13 @@ from typing import NamedTuple, Sequence
 
 import pytest
 
-from gitlane import guard
+from gitlane.guard import policy as guard
+from gitlane.shared.claims import Peer
 
 FORCE = "GITLANE_FORCE=1 overrides for one command (audited)"
 
-B = guard.Other("B", 101, frozenset({b"P", b"dir/x", b"new.txt"}), ("docs/**",))
-C = guard.Other("C", 102, frozenset(), ())          # live, nothing staged, nothing reserved
+B = Peer("B", 101, frozenset({b"P", b"dir/x", b"new.txt"}), ("docs/**",))
+C = Peer("C", 102, frozenset(), ())          # live, nothing staged, nothing reserved
 BUSY = guard.View([B, C])
 IDLE = guard.View([C])                                 # others live, but no uncommitted work
 ALONE = guard.View([])
@@ -184,14 +185,14 @@ def test_tables_cover_every_rule() -> None:
 
 
 def test_owners_lists_each_path_with_its_first_owner() -> None:
-    d = guard.Other("D", None, frozenset({b"P"}), ())
+    d = Peer("D", None, frozenset({b"P"}), ())
     view = guard.View([B, d])
     found = view.owners([b"P", b"docs/z", b"free"])
     assert [(p, o.name) for p, o in found] == [(b"P", "B"), (b"docs/z", "B")]
 
 
 def test_owned_refusal_is_capped_at_twenty_lines() -> None:
-    many = guard.Other("M", 7, frozenset(b"f%02d" % i for i in range(25)), ())
+    many = Peer("M", 7, frozenset(b"f%02d" % i for i in range(25)), ())
     d = guard.decide("checkout", ["--", "."], "other", guard.View([many]), sorted(many.claims))
     lines = d.reason.splitlines()
     assert lines[0] == "refusing `git checkout`: it would touch paths other live sessions own:"
@@ -205,7 +206,7 @@ def test_custom_matcher_is_used_for_reservations() -> None:
     def match(pattern: str, path: str) -> bool:
         seen.append((pattern, path))
         return path == "exact"
-    view = guard.View([guard.Other("R", 9, frozenset(), ("PATTERN",))], match=match)
+    view = guard.View([Peer("R", 9, frozenset(), ("PATTERN",))], match=match)
     assert guard.decide("restore", ["exact"], "other", view, [b"exact"]).allowed is False
     assert guard.decide("restore", ["other"], "other", view, [b"other"]).allowed is True
     assert seen == [("PATTERN", "exact"), ("PATTERN", "other")]

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from lanetest import SHIM, Lane, shim_env
+from gitlane.testing.lane import SHIM, Lane, shim_env
 
 SID = "7f3c1e52-9a4b-4c1d-8e2f-0b6a5d4c3b21"
 GITLANE = str(SHIM / "gitlane")

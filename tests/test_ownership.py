@@ -23,10 +23,12 @@ from typing import Callable
 import psutil
 import pytest
 
-from gitlane import liveness, ownership
-from gitlane.cli.reserve import overlap, parse_ttl
+from gitlane.cli.reserve import parse_ttl
+from gitlane.shared import claims as ownership
+from gitlane.shared import liveness
+from gitlane.shared.claims import overlap
 from gitlane.errors import Fatal
-from lanetest import SHIM, Lane, real_git, shim_env
+from gitlane.testing.lane import SHIM, Lane, real_git, shim_env
 
 # pathspec >= 0.12 deprecates the name 'gitwildmatch' that ownership.matcher() uses (same semantics).
 pytestmark = pytest.mark.filterwarnings("ignore:GitWildMatchPattern:DeprecationWarning")

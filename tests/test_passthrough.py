@@ -23,7 +23,7 @@ from typing import Iterator, NamedTuple
 
 import pytest
 
-from lanetest import SHIM, Lane, real_git, shim_env
+from gitlane.testing.lane import SHIM, Lane, real_git, shim_env
 
 REAL = real_git()
 SHIM_GIT = str(SHIM / "git")

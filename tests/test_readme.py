@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from lanetest import ROOT, SHIM, Lane
+from gitlane.testing.lane import ROOT, SHIM, Lane
 
 BLOCKS = re.findall(r"```sh\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
 

@@ -28,7 +28,7 @@ from typing import Sequence
 import psutil
 import pytest
 
-from lanetest import SHIM, Lane, real_git, shim_env
+from gitlane.testing.lane import SHIM, Lane, real_git, shim_env
 
 LOCK_TIMEOUT = "20"
 RUN_TIMEOUT = 60.0          # a hung command fails the test instead of hanging it
@@ -512,7 +512,7 @@ def replace(src, dst, *args, **kw):
         os.kill(os.getpid(), signal.SIGKILL)
     return result
 os.replace = replace
-from gitlane.shim import main
+from gitlane.run.dispatch import main
 sys.argv = ["git", *sys.argv[4:]]
 main()
 """
@@ -1493,7 +1493,7 @@ def test_waiting_for_a_lock_leaves_no_timer_or_handler_behind(tmp_path: Path) ->
     import signal
     import threading
 
-    from gitlane import locks
+    from gitlane.shared import locks
     from gitlane.errors import Fatal
     path = str(tmp_path / "lock")
     holder = locks.acquire(path, "holder", "test lock", lambda: 1.0)
@@ -1516,7 +1516,7 @@ def test_waiting_for_a_lock_off_the_main_thread(tmp_path: Path) -> None:
     """Signals are main-thread only: a waiter in another thread polls instead."""
     import threading
 
-    from gitlane import locks
+    from gitlane.shared import locks
     path = str(tmp_path / "lock")
     holder = locks.acquire(path, "holder", "test lock", lambda: 1.0)
     got: list[bool] = []

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from lanetest import SHIM, Lane, real_git, shim_env
+from gitlane.testing.lane import SHIM, Lane, real_git, shim_env
 
 
 def _porcelain(res: subprocess.CompletedProcess) -> list[str]:

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from lanetest import Lane, real_git, shim_env
+from gitlane.testing.lane import Lane, real_git, shim_env
 
 
 def _spawns(lane: Lane, tmp_path: Path, *args: str) -> list[str]:
@@ -80,7 +80,7 @@ def test_a_new_session_index_is_linked_then_never_written_through(lane: Lane) ->
 
 
 def test_copy_never_writes_through_a_leftover_link(tmp_path: Path) -> None:
-    from gitlane import fsutil
+    from gitlane import files as fsutil
     live, src, dst = tmp_path / "live", tmp_path / "src", tmp_path / "dst"
     live.write_bytes(b"live index\n")
     src.write_bytes(b"other\n")
@@ -93,7 +93,7 @@ def test_new_session_path_imports_neither_psutil_nor_hashlib(lane: Lane) -> None
     """psutil costs ~16 ms and hashlib ~2.3 ms to import: a new session with
     GITLANE_SESSION_PID set needs neither."""
     code = ("import sys, runpy; sys.argv = ['git', sys.argv[1], 'status'];"
-            "import gitlane.shim as s\n"
+            "import gitlane.run.dispatch as s\n"
             "try:\n    s.main()\nexcept BaseException:\n    pass\n")
     probe = ("import atexit, sys, os\n"
              "real_exec = os.execve\n"

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from gitlane import torture
-from lanetest import SHIM, Lane
+from gitlane.testing import torture
+from gitlane.testing.lane import SHIM, Lane
 
 SESSIONS = 8
 COMMITS = 12  # 96 commits: 10-16 s on 2 cores

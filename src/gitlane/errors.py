@@ -15,6 +15,23 @@ class Fatal(Exception):
         self.code = code
 
 
+class GitError(Fatal):
+    """One of gitlane's own git calls failed. Callers that can recover from a
+    failed git call catch this, never Fatal (which also covers refusals and
+    database errors)."""
+
+    def __init__(self, args: "tuple[str, ...] | list[str]", rc: int, stderr: bytes) -> None:
+        self.args_ = tuple(args)
+        self.rc = rc
+        self.stderr = stderr.decode("utf-8", "replace").strip()
+        super().__init__(f"git {' '.join(self.args_[:3])} failed (exit {rc}): {self.stderr}",
+                         "run `gitlane doctor`; GITLANE_TRACE=1 shows details")
+
+
+class StateError(Fatal):
+    """gitlane's state (its database or a state file) cannot be used."""
+
+
 class ReadOnly(Fatal):
     """gitlane's state folder cannot be written (a read-only repository)."""
 

@@ -60,13 +60,13 @@ def _explain(command: str, shell: str, name: str | None = None) -> int:
 def _register(name: str, label: str | None) -> None:
     """Record the session now if we are in a repository (the shell is the
     owner); elsewhere the first git command in a repository records it."""
-    from gitlane import registry
+    from gitlane.shared import sessions
     from gitlane.cli.common import open_env
     env = open_env(need_repo=False)
     if env is None:
         return
     try:
-        registry.register(env.conn, name, os.environ, os.getcwd(), label=label, pid=os.getppid())
+        sessions.register(env.conn, name, os.environ, os.getcwd(), label=label, pid=os.getppid())
     except (Fatal, OSError):
         pass  # a read-only repository: the session still works for reading
 
@@ -121,12 +121,12 @@ def restored_path(env: "os._Environ[str] | dict[str, str]", shim: str) -> str | 
 
 
 def _end(name: str) -> None:
-    from gitlane import registry
+    from gitlane.shared import sessions
     from gitlane.cli.common import open_env
     try:
         env = open_env(need_repo=False)
-        if env is not None and registry.get(env.conn, name) is not None:
-            registry.end(env.conn, name)
+        if env is not None and sessions.get(env.conn, name) is not None:
+            sessions.end(env.conn, name)
     except (Fatal, OSError):
         pass
 

@@ -7,14 +7,17 @@ import json
 import os
 import sqlite3
 import sys
-TYPE_CHECKING = False  # `typing` costs ~10 ms to import: annotations only
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Sequence
 
-from gitlane import gitargs, realgit, session, state
+from gitlane import session
 from gitlane.errors import Fatal
-from gitlane.git import Git
-from gitlane.repo import Repo, discover
+from gitlane.git import args as gitargs
+from gitlane.git import realgit
+from gitlane.git.repo import Repo, discover
+from gitlane.git.verbs import Git
+from gitlane.shared import db
 
 
 class Env:
@@ -29,7 +32,7 @@ class Env:
     @property
     def conn(self) -> sqlite3.Connection:
         if self._conn is None:
-            self._conn = state.connect(self.repo.state_dir())
+            self._conn = db.connect(self.repo.state_dir())
         return self._conn
 
     def need_session(self) -> str:
@@ -40,8 +43,7 @@ class Env:
 
 
 def open_env(need_repo: bool = True) -> Env | None:
-    inv = gitargs.Invocation()
-    repo = discover(inv, os.environ, os.getcwd())
+    repo = discover(gitargs.Split(), os.environ, os.getcwd())
     if repo is None:
         if need_repo:
             raise Fatal("not inside a git work tree", "cd into the repository you share with other sessions")

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from gitlane.torture import Progress, Result
+    from gitlane.testing.torture import Progress, Result
 
 ROWS = (("gitlane", "gitlane"), ("plain", "plain git"), ("naive", "naive flock"))
 HEADERS = ("mode", "commits kept", "misattributed", "files lost", "failed commands", "commits/s")
@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     import tempfile
     from pathlib import Path
 
-    from gitlane import torture
+    from gitlane.testing import torture
     from gitlane.errors import Fatal
     shim = torture.default_shim()
     if not shim.exists():
@@ -65,7 +65,7 @@ def _intro(sessions: int, commits: int) -> None:
 
 
 def _one(mode: str, label: str, workdir: "Path", sessions: int, commits: int, shim: "Path") -> "Result":
-    from gitlane import torture
+    from gitlane.testing import torture
     line = _Line(label)
     result = torture.run(mode, workdir / mode, sessions, commits, shim, progress=line.update)
     line.finish(result)

@@ -8,9 +8,13 @@ import os
 import shutil
 import time
 
-from gitlane import fsutil, locks, realgit, registry, session, sindex, snapshot, stale, state
+from gitlane import files, layout
 from gitlane.cli.common import add_json, emit_json, open_env
-from gitlane.errors import Fatal
+from gitlane.errors import Fatal, StateError
+from gitlane.git import realgit
+from gitlane.session import index as session_index
+from gitlane.session import snapshot
+from gitlane.shared import claims, db, git_locks, locks, sessions
 
 
 class Report:
@@ -37,11 +41,13 @@ def run(args: argparse.Namespace) -> int:
     _check_shim(rep)
     env = open_env(need_repo=False)
     if env is not None:
-        conn = _check_db(rep, env, args.repair)
-        _check_locks(rep, env, conn)
-        if conn is not None:
-            _check_sessions(rep, env, conn)
-        _check_sparse(rep, env)
+        with _maintenance(env, rep.fix):
+            conn = _check_db(rep, env, args.repair)
+            _check_locks(rep, env, conn)
+            if conn is not None:
+                _check_sessions(rep, env, conn)
+            _check_main_index(rep, env)
+            _check_sparse(rep, env)
     if args.json:
         emit_json(dict(items=rep.items, problems=rep.problems))
     else:
@@ -52,6 +58,17 @@ def run(args: argparse.Namespace) -> int:
                 print(f"      hint: {item['hint']}")
         print(f"{rep.problems} problem{'s' if rep.problems != 1 else ''} left")
     return 1 if rep.problems else 0
+
+
+def _maintenance(env, fixing: bool):  # type: ignore[no-untyped-def]
+    """One `doctor --fix` at a time per repository. A fasteners lock: held by
+    this process alone, never by a git child, which is what it is made for."""
+    import contextlib
+    if not fixing:
+        return contextlib.nullcontext()
+    import fasteners
+    os.makedirs(env.repo.state_dir(), exist_ok=True)
+    return fasteners.InterProcessLock(os.path.join(env.repo.state_dir(), "doctor.lock"))
 
 
 def _check_shim(rep: Report) -> None:
@@ -75,15 +92,15 @@ def _check_shim(rep: Report) -> None:
 
 
 def _check_db(rep: Report, env, repair: bool):  # type: ignore[no-untyped-def]
-    path = state.db_path(env.repo.state_dir())
+    path = db.path(env.repo.state_dir())
     try:
-        conn = state.connect(env.repo.state_dir())
+        conn = db.connect(env.repo.state_dir())
         ok = conn.execute("PRAGMA quick_check").fetchone()[0] == "ok"
         if ok:
             rep.add("ok", f"state database: {path}")
             return conn
         conn.close()
-    except Fatal:
+    except StateError:
         pass
     if not repair:
         rep.add("error", f"state database unreadable: {path}", "gitlane doctor --repair rebuilds it from the session folders")
@@ -101,26 +118,23 @@ def rebuild_db(env):  # type: ignore[no-untyped-def]
     and if it is still running it revives on its next command."""
     sdir = env.repo.state_dir()
     for suffix in ("", "-wal", "-shm"):
-        p = state.db_path(sdir) + suffix
+        p = db.path(sdir) + suffix
         if os.path.exists(p):
             os.replace(p, f"{p}.broken-{int(time.time())}")
-    conn = state.connect(sdir, repairing=True)
-    root = session.sessions_root(env.repo)
-    now = time.time()
-    from gitlane import ownership
+    conn = db.connect(sdir, repairing=True)
+    root = env.repo.sessions_root()
     for name in sorted(os.listdir(root)) if os.path.isdir(root) else []:
-        si = sindex.SessionIndex(env.git, os.path.join(root, name))
+        si = session_index.SessionIndex(env.git, os.path.join(root, name))
         if not os.path.exists(si.path):
             continue
         staged = env.git.changed_paths(si.path, si.base() or env.repo.empty_tree())
-        owner = registry.read_owner(si.sdir)
+        owner = sessions.read_owner(si.sdir)
         pid, ctime = owner if owner else (None, None)
-        with state.tx(conn):  # without a recorded owner, a session cannot be proven live: ended
-            conn.execute("INSERT OR REPLACE INTO sessions (name, pid, ctime, label, started, last_seen, cwd, ended) "
-                         "VALUES (?, ?, ?, 'rebuilt', ?, ?, '', ?)", (name, pid, ctime, now, now, None if pid else now))
-            ownership.set_staged(conn, env.repo.worktree_id, name, staged)
-            state.bump_generation(conn)
-            state.audit(conn, "rebuild", name, detail=f"{len(staged)} staged paths")
+        with db.tx(conn):
+            sessions.restore(conn, name, pid, ctime, "rebuilt")
+            claims.set_staged(conn, env.repo.worktree_id, name, staged)
+            claims.bump(conn)
+            db.audit(conn, "rebuild", name, detail=f"{len(staged)} staged paths")
     return conn
 
 
@@ -130,10 +144,10 @@ def _lock_files(env) -> list[str]:  # type: ignore[no-untyped-def]
         for d, dirs, files in os.walk(base):
             dirs[:] = [x for x in dirs if x not in ("objects", "gitlane", "modules", "worktrees")]
             found += [os.path.join(d, f) for f in files if f.endswith(".lock")]
-    root = session.sessions_root(env.repo)
+    root = env.repo.sessions_root()
     if os.path.isdir(root):
         for name in os.listdir(root):
-            p = os.path.join(root, name, "index.lock")
+            p = os.path.join(root, name, layout.INDEX + ".lock")
             if os.path.exists(p):
                 found.append(p)
     return sorted(set(found))
@@ -144,54 +158,53 @@ def _check_locks(rep: Report, env, conn) -> None:  # type: ignore[no-untyped-def
     if not paths:
         rep.add("ok", "no git lock files")
         return
-    live = stale.repo_git_processes(env.repo)
+    live = git_locks.repo_git_processes(env.repo)
     for path in paths:
         age = time.time() - os.lstat(path).st_mtime
-        if live or age < stale.GRACE:
+        if live or age < git_locks.GRACE:
             rep.add("info", f"lock {path} ({age:.0f}s old) belongs to a running git: pid "
                             + ", ".join(str(p) for p, _ in live[:3]))
             continue
         fixed = False
         if rep.fix:
-            fsutil.remove(path)
+            files.remove(path)
             fixed = True
             if conn is not None:
-                with state.tx(conn):
-                    state.audit(conn, "reclaim", env.name, detail=f"doctor removed {path} ({age:.0f}s old)")
+                db.audit(conn, "reclaim", env.name, detail=f"doctor removed {path} ({age:.0f}s old)")
         rep.add("warn", f"stale lock {path} ({age:.0f}s old, no git process running here)",
                 "gitlane doctor --fix removes it", fixed)
-    gl = os.path.join(env.repo.state_dir(), "global.lock")
+    gl = os.path.join(env.repo.state_dir(), layout.GLOBAL_LOCK)
     if locks.is_held(gl):
         rep.add("info", f"global lock held by {locks.describe_holder(gl)}")
 
 
 def _check_sessions(rep: Report, env, conn) -> None:  # type: ignore[no-untyped-def]
-    known = {s.name: s for s in registry.all_sessions(conn)}
-    root = session.sessions_root(env.repo)
+    known = {s.name: s for s in sessions.records(conn)}
+    root = env.repo.sessions_root()
     names = sorted(os.listdir(root)) if os.path.isdir(root) else []
     for name in names:
-        si = sindex.SessionIndex(env.git, os.path.join(root, name))
+        si = session_index.SessionIndex(env.git, os.path.join(root, name))
         _check_one(rep, env, conn, name, si, known.get(name))
     if not names:
         rep.add("ok", "no sessions in this work tree")
 
 
-def _check_one(rep: Report, env, conn, name: str, si: sindex.SessionIndex, rec) -> None:  # type: ignore[no-untyped-def]
+def _check_one(rep: Report, env, conn, name: str, si: session_index.SessionIndex, rec) -> None:  # type: ignore[no-untyped-def]
     for tmp in os.listdir(si.sdir):
         if tmp.startswith("index.") and tmp.split(".")[-1].isdigit() and not _pid_alive(int(tmp.split(".")[-1])):
             if rep.fix:
-                fsutil.remove(os.path.join(si.sdir, tmp))
+                files.remove(os.path.join(si.sdir, tmp))
             rep.add("warn", f"session {name}: leftover temporary file {tmp}", "gitlane doctor --fix removes it", rep.fix)
     if not os.path.exists(si.path):
         return
-    if sindex.is_corrupt(si.path):
+    if session_index.is_corrupt(si.path):
         if rep.fix:
-            rep.add("error", f"session {name}: {sindex.recover(si, name)}", fixed=True)
+            rep.add("error", f"session {name}: {session_index.recover(si, name)}", fixed=True)
         else:
             rep.add("error", f"session {name}: index is corrupt", "gitlane doctor --fix rebuilds it from its snapshot ref")
         return
     base = si.base()
-    if base and base != env.repo.empty_tree() and env.git.run("cat-file", "-e", f"{base}^{{commit}}", check=False).rc:
+    if base and base != env.repo.empty_tree() and not env.git.is_commit(base):
         snap = snapshot.read(env.git, name)
         rep.add("error", f"session {name}: its base {base[:10]} no longer exists",
                 f"`gitlane export {name}` may still work" + (f"; its snapshot is {snapshot.ref_name(name)}" if snap else ""))
@@ -201,9 +214,7 @@ def _check_one(rep: Report, env, conn, name: str, si: sindex.SessionIndex, rec) 
         rep.add("warn", f"session {name}: orphaned index (not in the database), {len(staged)} staged",
                 "gitlane doctor --fix records it as an ended session")
         if rep.fix:
-            with state.tx(conn):
-                conn.execute("INSERT OR IGNORE INTO sessions (name, started, last_seen, ended, label) "
-                             "VALUES (?, ?, ?, ?, 'orphan')", (name, time.time(), time.time(), time.time()))
+            sessions.restore(conn, name, None, None, "orphan")
             rep.items[-1]["fixed"] = "yes"
         return
     live = rec.ended is None and rec.live
@@ -217,8 +228,19 @@ def _check_one(rep: Report, env, conn, name: str, si: sindex.SessionIndex, rec) 
 
 
 def _pid_alive(pid: int) -> bool:
-    from gitlane.liveness import is_alive
+    from gitlane.shared.liveness import is_alive
     return is_alive(pid, None)
+
+
+def _check_main_index(rep: Report, env) -> None:  # type: ignore[no-untyped-def]
+    """.git/index must follow HEAD for what sessions committed."""
+    from gitlane.shared import main_index
+    waiting = main_index.pending(env.git)
+    if not waiting:
+        return
+    fixed = rep.fix and main_index.complete(env.git, patience=5.0)
+    rep.add("warn", f".git/index has not yet followed {len(waiting)} session commit(s)",
+            "gitlane doctor --fix brings it up to date (it waits for .git/index.lock)", fixed)
 
 
 def _check_sparse(rep: Report, env) -> None:  # type: ignore[no-untyped-def]

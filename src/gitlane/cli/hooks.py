@@ -7,8 +7,7 @@ import argparse
 import json
 import os
 import sys
-import time
-TYPE_CHECKING = False  # `typing` costs ~10 ms to import: annotations only
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
@@ -49,26 +48,27 @@ def _session(payload: dict[str, Any]) -> str:
 
 def _env_for(path: str):  # type: ignore[no-untyped-def]
     """The repository containing path (which may not exist yet)."""
-    from gitlane import gitargs, realgit
     from gitlane.cli.common import Env
-    from gitlane.git import Git
-    from gitlane.repo import discover
+    from gitlane.git import args as gitargs
+    from gitlane.git import realgit
+    from gitlane.git.repo import discover
+    from gitlane.git.verbs import Git
     d = path if os.path.isdir(path) else os.path.dirname(path)
     while d and not os.path.isdir(d):
         d = os.path.dirname(d)
-    repo = discover(gitargs.Invocation(), os.environ, d or os.getcwd())
+    repo = discover(gitargs.Split(), os.environ, d or os.getcwd())
     if repo is None:
         return None
     return Env(repo, Git(realgit.find(), repo, os.environ), None)
 
 
 def session_start(payload: dict[str, Any]) -> dict[str, Any]:
-    from gitlane import registry
     from gitlane.cli.activate import sh_quote, shim_dir
+    from gitlane.shared import sessions
     name = _session(payload)
     env = _env_for(str(payload.get("cwd") or os.getcwd()))
     if env is not None:
-        registry.register(env.conn, name, {}, str(payload.get("cwd") or ""), label="claude-code")
+        sessions.register(env.conn, name, {}, str(payload.get("cwd") or ""), label="claude-code")
     env_file = os.environ.get("CLAUDE_ENV_FILE")
     if env_file:
         with open(env_file, "a", encoding="utf-8") as f:
@@ -98,8 +98,8 @@ def pre_tool_use(payload: dict[str, Any]) -> dict[str, Any] | None:
     rel = _rel(env, path)
     if rel is None:
         return None
-    from gitlane import ownership
-    found = ownership.find(env.conn, env.repo.worktree_id, name, [rel], ownership.alive_checker(env.conn))
+    from gitlane.shared import claims
+    found = claims.find(env.conn, env.repo.worktree_id, name, [rel], claims.alive_checker(env.conn))
     if not found:
         _claim(env, name, rel)
         return None
@@ -125,11 +125,11 @@ def post_tool_use(payload: dict[str, Any]) -> None:
 
 
 def session_end(payload: dict[str, Any]) -> None:
-    from gitlane import registry
+    from gitlane.shared import sessions
     env = _env_for(str(payload.get("cwd") or os.getcwd()))
     name = _session(payload)
-    if env is not None and registry.get(env.conn, name) is not None:
-        registry.end(env.conn, name)
+    if env is not None and sessions.get(env.conn, name) is not None:
+        sessions.end(env.conn, name)
     return None
 
 
@@ -143,19 +143,11 @@ def _rel(env, path: str) -> bytes | None:  # type: ignore[no-untyped-def]
 def _claim(env, name: str, rel: bytes) -> None:  # type: ignore[no-untyped-def]
     """An edit claim, unless someone (a dead session, or us) already has the
     path: ours stays as it is, a dead owner's is taken over."""
-    from gitlane import ownership, registry, state
+    from gitlane.shared import claims, sessions
     conn = env.conn
-    if registry.get(conn, name) is None:
-        registry.register(conn, name, {}, os.getcwd(), label="claude-code")
-    alive = ownership.alive_checker(conn)
-    with state.tx(conn):
-        row = conn.execute("SELECT session FROM claims WHERE wt = ? AND path = ?",
-                           (env.repo.worktree_id, rel)).fetchone()
-        if row and (row[0] == name or alive(row[0])):
-            return  # ours already, or a live peer's: never take it over
-        conn.execute("INSERT OR REPLACE INTO claims (wt, path, session, kind, since) VALUES (?, ?, ?, 'edit', ?)",
-                     (env.repo.worktree_id, rel, name, time.time()))
-        state.bump_generation(conn)
+    if sessions.get(conn, name) is None:
+        sessions.register(conn, name, {}, os.getcwd(), label="claude-code")
+    claims.claim_edit(conn, env.repo.worktree_id, name, rel, claims.alive_checker(conn))
 
 
 HANDLERS = {"session-start": session_start, "pre-tool-use": pre_tool_use,

@@ -6,7 +6,7 @@ import argparse
 import json
 import os
 from pathlib import Path
-TYPE_CHECKING = False  # `typing` costs ~10 ms to import: annotations only
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
@@ -66,7 +66,7 @@ def _load(path: Path) -> dict[str, Any]:
 
 
 def _save(path: Path, data: dict[str, Any]) -> None:
-    from gitlane.fsutil import write_atomic
+    from gitlane.files import write_atomic
     path.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(str(path), (json.dumps(data, indent=2) + "\n").encode())
 

@@ -6,10 +6,11 @@ from __future__ import annotations
 import os
 import sys
 
-TYPE_CHECKING = False  # `typing` costs ~10 ms to import: annotations only
+TYPE_CHECKING = False
 
-from gitlane import fastpath, fsutil, gitargs, session
-from gitlane.repo import discover
+from gitlane import fastpath, files, layout, session
+from gitlane.git import args as gitargs
+from gitlane.git.repo import discover
 
 if TYPE_CHECKING:
     import argparse
@@ -37,9 +38,9 @@ def segment(fmt: str) -> int:
     marker = ""
     try:
         session.validate(name)
-        repo = discover(gitargs.Invocation(), os.environ, os.getcwd())
+        repo = discover(gitargs.Split(), os.environ, os.getcwd())
         if repo is not None:
-            count = (fsutil.read_text(os.path.join(session.dir_for(repo, name), "staged")) or "0").strip()
+            count = (files.read_text(os.path.join(session.dir_for(repo, name), layout.STAGED_COUNT)) or "0").strip()
             marker = "*" if count not in ("", "0") else ""
     except Exception:
         pass  # a prompt must never fail

@@ -8,10 +8,11 @@ import os
 import shutil
 import sys
 
-from gitlane import fsutil, registry, session, state
+from gitlane import files, session
 from gitlane.cli.common import add_json, emit_json, open_env, plural
 from gitlane.errors import Fatal
-from gitlane.sindex import SessionIndex
+from gitlane.session.index import SessionIndex
+from gitlane.shared import claims, db, sessions
 
 
 def configure(p: argparse.ArgumentParser, name: str) -> None:
@@ -39,7 +40,7 @@ def _index_of(env, name: str) -> SessionIndex:  # type: ignore[no-untyped-def]
 
 def patch(env, si: SessionIndex) -> bytes:  # type: ignore[no-untyped-def]
     base = si.base() or env.repo.empty_tree()
-    return env.git.run("diff", "--cached", "--binary", "--no-color", "--no-ext-diff", base, index=si.path).out
+    return env.git.staged_patch(si.path, base)
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -60,12 +61,10 @@ def _adopt(args: argparse.Namespace) -> int:
     theirs. Their patch is saved first, so nothing can be lost in between."""
     env = open_env()
     me = env.need_session()
-    current = registry.get(env.conn, me)
-    if current is None or current.ended is not None:
-        registry.register(env.conn, me, os.environ, os.getcwd())
+    sessions.ensure(env.conn, me, session.dir_for(env.repo, me), os.environ, os.getcwd())
     if args.session == me:
         raise Fatal("a session cannot adopt itself", "name the dead session: `gitlane sessions`", code=2)
-    other = registry.get(env.conn, args.session)
+    other = sessions.get(env.conn, args.session)
     if other is not None and other.live and not other.ended and not args.force:
         raise Fatal(f"session {args.session} is live (pid {other.pid})",
                     "ask it to commit, or wait for it to end; --force adopts anyway")
@@ -75,21 +74,20 @@ def _adopt(args: argparse.Namespace) -> int:
         print(f"session {args.session} has nothing staged")
         return 0
     backup = os.path.join(theirs.sdir, "adopted.patch")
-    fsutil.write_atomic(backup, data)
+    files.write_atomic(backup, data)
     mine = SessionIndex(env.git, session.dir_for(env.repo, me))
     if not mine.exists():
         mine.create()
     mine.rebase()
-    res = env.git.run("apply", "--cached", "--3way", "--binary", "-", index=mine.path, input=data, check=False)
+    res = env.git.apply_cached(mine.path, data)
     if res.rc != 0:
         raise Fatal(f"could not apply session {args.session}'s staged work onto yours:\n"
                     + res.err.decode("utf-8", "replace").strip(),
                     f"nothing was moved; the patch is in {backup} (`gitlane export {args.session}`)")
     theirs.create()  # empty theirs: reset to HEAD
-    with state.tx(env.conn):
-        env.conn.execute("UPDATE claims SET session = ? WHERE session = ?", (me, args.session))
-        state.bump_generation(env.conn)
-        state.audit(env.conn, "adopt", me, detail=f"from session {args.session}")
+    with db.tx(env.conn):
+        claims.transfer(env.conn, args.session, me)
+        db.audit(env.conn, "adopt", me, detail=f"from session {args.session}")
     print(f"adopted session {args.session}'s staged work into session {me}")
     return 0
 
@@ -97,7 +95,7 @@ def _adopt(args: argparse.Namespace) -> int:
 def _gc(args: argparse.Namespace) -> int:
     env = open_env()
     pruned = []
-    for s in registry.all_sessions(env.conn):
+    for s in sessions.records(env.conn):
         if s.name == env.name or (s.ended is None and s.live):
             continue
         sdir = session.dir_for(env.repo, s.name)
@@ -115,10 +113,9 @@ def _gc(args: argparse.Namespace) -> int:
 
 
 def _prune(env, name: str, sdir: str) -> None:  # type: ignore[no-untyped-def]
-    with state.tx(env.conn):
-        for table_name, column in (("claims", "session"), ("reservations", "session"), ("sessions", "name")):
-            env.conn.execute(f"DELETE FROM {table_name} WHERE {column} = ?", (name,))
-        state.bump_generation(env.conn)
-        state.audit(env.conn, "gc", name)
-    env.git.run("update-ref", "-d", f"refs/gitlane/sessions/{name}", check=False)
+    from gitlane.session import snapshot
+    with db.tx(env.conn):
+        sessions.forget(env.conn, name)
+        db.audit(env.conn, "gc", name)
+    snapshot.drop(env.git, name)
     shutil.rmtree(sdir, ignore_errors=True)

@@ -5,9 +5,11 @@ import argparse
 import os
 import time
 
-from gitlane import fsutil, registry, session
+from gitlane import layout, session
 from gitlane.cli.common import add_json, emit_json, open_env, plural, table
-from gitlane.ownership import human_duration
+from gitlane.run import merge_state
+from gitlane.shared import claims, sessions
+from gitlane.shared.claims import human_duration
 
 
 def configure(p: argparse.ArgumentParser, name: str) -> None:
@@ -30,31 +32,22 @@ def run(args: argparse.Namespace) -> int:
 def collect(env) -> dict:  # type: ignore[no-untyped-def]
     conn = env.conn
     now = time.time()
-    staged: dict[str, list[str]] = {}
-    for path, sess in conn.execute("SELECT path, session FROM claims WHERE kind = 'staged' ORDER BY path"):
-        staged.setdefault(sess, []).append(os.fsdecode(bytes(path)))
-    edits: dict[str, list[str]] = {}
-    for path, sess in conn.execute("SELECT path, session FROM claims WHERE kind = 'edit' ORDER BY path"):
-        edits.setdefault(sess, []).append(os.fsdecode(bytes(path)))
-    reservations = [dict(id=i, session=s, pattern=p, exclusive=bool(x), reason=r, expires_in=round(e - now))
-                    for i, s, p, x, r, e in conn.execute(
-                        "SELECT id, session, pattern, exclusive, reason, expires FROM reservations "
-                        "WHERE expires > ? ORDER BY session, pattern", (now,))]
-    sessions = []
-    for s in registry.all_sessions(conn):
-        sdir = session.dir_for(env.repo, s.name)
-        base = (fsutil.read_text(os.path.join(sdir, "base")) or "").strip()
-        staged[s.name] = _staged_in_index(env, sdir, base) or staged.get(s.name, [])
-        state = "ended" if s.ended else ("live" if s.live else "dead")
-        sessions.append(dict(name=s.name, state=state, pid=s.pid, label=s.label, base=base,
-                             age=round(now - s.started), last_seen=round(now - s.last_seen),
-                             staged=staged.get(s.name, []), edits=edits.get(s.name, []),
-                             reservations=[r for r in reservations if r["session"] == s.name],
-                             current=s.name == env.name))
-    shared = [dict(what=w, session=s, age=round(now - t)) for w, s, t in
-              conn.execute("SELECT what, session, since FROM shared_state")
-              if os.path.exists(os.path.join(env.repo.git_dir, w))]
-    return dict(repository=env.repo.top, session=env.name, sessions=sessions,
+    owned = claims.by_session(conn)
+    reservations = [dict(id=r.id, session=r.session, pattern=r.pattern, exclusive=r.exclusive, reason=r.reason,
+                         expires_in=round(r.expires - now)) for r in claims.reservations(conn, now)]
+    listed = []
+    for rec in sessions.records(conn):
+        sdir = session.dir_for(env.repo, rec.name)
+        base = layout.read_base(sdir) or ""
+        mine = owned.get(rec.name, {})
+        staged = _staged_in_index(env, sdir, base) or [os.fsdecode(p) for p in mine.get(claims.STAGED, [])]
+        listed.append(dict(name=rec.name, state=rec.state, pid=rec.pid, label=rec.label, base=base,
+                           age=round(now - rec.started), last_seen=round(now - rec.last_seen),
+                           staged=staged, edits=[os.fsdecode(p) for p in mine.get(claims.EDIT, [])],
+                           reservations=[r for r in reservations if r["session"] == rec.name],
+                           current=rec.name == env.name))
+    shared = [dict(what=w, session=sess, age=round(now - t)) for w, sess, t in merge_state.in_progress(conn, env.repo.git_dir)]
+    return dict(repository=env.repo.top, session=env.name, sessions=listed,
                 reservations=reservations, shared_state=shared)
 
 

@@ -5,7 +5,7 @@ import argparse
 import os
 import time
 
-from gitlane import ownership
+from gitlane.shared import claims
 from gitlane.cli.common import add_json, emit_json, open_env
 
 
@@ -18,13 +18,13 @@ def run(args: argparse.Namespace) -> int:
     env = open_env()
     assert env is not None
     conn = env.conn
-    alive = ownership.alive_checker(conn)
+    alive = claims.alive_checker(conn)
     rels = [os.fsencode(os.path.relpath(os.path.abspath(p), env.repo.top)) for p in args.paths]
     result = []
     for rel in rels:
-        owners = ownership.find(conn, env.repo.worktree_id, "", [rel], lambda s: True, time.time())
         entries = [dict(session=o.session, kind=o.kind, pid=o.pid, live=alive(o.session),
-                        reason=o.reason, describe=o.describe()) for _, o in owners]
+                        reason=o.reason, describe=o.describe())
+                   for o in claims.owners_of(conn, env.repo.worktree_id, rel, time.time())]
         result.append(dict(path=os.fsdecode(rel), owners=entries))
     if args.json:
         return emit_json(result)

@@ -1,0 +1,181 @@
+"""Commands that move HEAD or shared state (commit, merge, reset to a commit,
+stash, ...): the global lock, the rebase onto HEAD, the real git, and the
+bookkeeping after it.
+
+Lock order: the session lock, then the global lock (every path agrees).
+Only what must see a stable HEAD runs under the global lock: stale-lock
+checks, the rebase, the shared-state check and git itself. Ownership and
+isolation depend only on this session's index (a rebase never changes which
+paths it stages), so they run before; claims, audit, snapshot and the
+.git/index sync run after, so peers are not kept waiting for them.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+TYPE_CHECKING = False
+
+from gitlane import files, layout
+from gitlane.errors import Fatal
+from gitlane.git import proc
+from gitlane.guard import force, history
+from gitlane.run import classify, merge_state, stage
+from gitlane.session import index as session_index
+from gitlane.session import isolation, refresh
+from gitlane.shared import claims, db, locks
+
+if TYPE_CHECKING:
+    import sqlite3
+
+    from gitlane.run.invocation import Invocation
+    from gitlane.session import Session
+
+_NO_INDEX = ("tag", "branch", "notes")  # they do not use the index
+
+
+def global_lock_path(s: Session) -> str:
+    return os.path.join(s.repo.state_dir(), layout.GLOBAL_LOCK)
+
+
+def run(s: Session, inv: Invocation) -> int:
+    start = time.time()
+    with refresh.session_lock(s, inv.holder(s.name)) as slock:
+        conn = stage.connect(s)
+        try:
+            stage.refresh_tolerant(s)  # most of the rebase happens here, unlocked for peers
+            stage.isolate_and_guard(s, inv, conn)
+            if inv.command == "commit":
+                _check_commit(s, inv, conn)
+            old, new, status = _run_locked(s, inv, conn, slock)
+            try:
+                _after(s, inv, conn, old, new, status, start)
+            except Exception as exc:  # git already did its work: report, never undo
+                if os.environ.get("GITLANE_TRACE") == "1":
+                    raise
+                sys.stderr.write(f"gitlane: bookkeeping after `git {inv.command}` failed: {exc}\n"
+                                 "hint: your commit is safe; run `gitlane doctor`\n")
+        finally:
+            conn.close()
+    proc.exit_like(status)
+
+
+def _run_locked(s: Session, inv: Invocation, conn: sqlite3.Connection, slock: locks.Lock) -> tuple[str, str, int]:
+    with locks.acquire(global_lock_path(s), inv.holder(s.name), "the global lock",
+                       lambda: locks.timeout(s.git)) as glock:
+        stage.clear_stale(s, inv, ref_locks=True)
+        if inv.command in _NO_INDEX:
+            stage.refresh_tolerant(s)
+        else:
+            _rebase_or_refuse(s, inv)
+        merge_state.check(s, inv, conn)
+        if classify.is_amend(inv.command, inv.args):
+            history.check_amend(s, inv, conn)
+        old = s.index.head()
+        before = _stamp_of(s.index.path)
+        merge_state.claim(s, inv, conn)
+        status = proc.call(inv.real_argv(), s.git_env(os.environ), pass_fds=[glock.fd, slock.fd])
+        session_index.stamp_verified(s.index.path)
+        new = s.index.head()
+        # The new HEAD is our base only if git finished writing our index. If
+        # git died between its ref update and its index rename, the index is
+        # still built on `old`: keeping that base lets the next rebase
+        # (old -> index -> new, idempotent) heal it, where a new base would
+        # make the next commit revert this one.
+        if new != old and (status == 0 or _stamp_of(s.index.path) != before):
+            s.index.set_base(new)
+    return old, new, status
+
+
+def _stamp_of(path: str) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_ino, st.st_mtime_ns
+
+
+def _rebase_or_refuse(s: Session, inv: Invocation) -> None:
+    try:
+        refresh.update(s, reading=False)
+    except session_index.Conflict as exc:
+        raise _conflict_refusal(s, inv, exc) from None
+
+
+def _conflict_refusal(s: Session, inv: Invocation, exc: session_index.Conflict) -> Fatal:
+    lines = [f"cannot {inv.command}: your staged changes conflict with commits made since your index "
+             f"was based on {exc.base[:10]}:"]
+    for path in exc.paths[:20]:
+        subject = s.git.commit_subject(f"{exc.base}..{exc.head}", path)
+        lines.append(f"{os.fsdecode(path)}  changed by {subject or 'a newer commit'}")
+    return Fatal("\n".join(lines),
+                 "nothing was changed: your index and working tree are as they were.\n"
+                 "Unstage the path (`git restore --staged PATH`), bring the new content into your file,\n"
+                 "then stage and commit again", code=1)
+
+
+def _check_commit(s: Session, inv: Invocation, conn: sqlite3.Connection) -> None:
+    cargs = classify.commit_args(inv.args)
+    staged = _would_commit(s, cargs)
+    found = claims.find(conn, s.repo.worktree_id, s.name, staged, claims.alive_checker(conn))
+    if found:
+        what = "commit -a: it would sweep" if "all" in cargs.flags else "commit"
+        raise claims.refusal(what, found, "nothing was committed; your index is as it was.\n"
+                             "Commit your own paths by name (`git commit PATH...`) or stage them first")
+
+
+def _would_commit(s: Session, cargs: classify.CommitArgs) -> list[bytes]:
+    """The paths this commit would record. For -a and paths we replay the
+    sweep on a copy with view isolation lifted, so that `commit -a` refuses
+    (and lists) a peer's path instead of silently leaving it out."""
+    head = s.index.base() or s.repo.empty_tree()  # what the index is built on, not HEAD now
+    if "all" not in cargs.flags and not cargs.paths:
+        return s.git.changed_paths(s.index.path, head)
+    tmp = s.path(f"index.predict.{os.getpid()}")
+    files.copy_keep_stat(s.index.path, tmp)
+    try:
+        hidden = isolation.isolated_paths(s)
+        if hidden:
+            s.git.set_skip_worktree(tmp, hidden, False)
+        s.git.add_update(tmp, cargs.paths)
+        return s.git.changed_paths(tmp, head)
+    finally:
+        files.remove(tmp)
+
+
+def _after(s: Session, inv: Invocation, conn: sqlite3.Connection, old: str, new: str, status: int,
+           start: float) -> None:
+    from gitlane.session import snapshot
+    from gitlane.shared import main_index
+    entries = s.git.diff_tree_entries(old, new) if new != old else {}
+    paths = list(entries)
+    staged = _still_staged(s, inv, new, status)
+    event = "amend" if classify.is_amend(inv.command, inv.args) else inv.command
+    with db.tx(conn):
+        isolation.carry(s, claims.set_staged(conn, s.repo.worktree_id, s.name, staged))
+        if paths:
+            isolation.carry(s, claims.drop_edits(conn, s.repo.worktree_id, s.name, paths))
+        merge_state.record(s, conn)
+        db.audit(conn, event, s.name, argv=inv.line, exit=os.waitstatus_to_exitcode(status),
+                 commit_id=new if new != old else None, paths=b"\0".join(paths),
+                 duration=round(time.time() - start, 4), detail="GITLANE_FORCE=1" if force.forced() else None)
+    if os.path.exists(s.index.path):
+        snapshot.take(s.git, s.name, s.index.path, s.index.base() or new, bool(staged))
+    s.note_staged(len(staged))
+    if paths and not main_index.sync(s.git, old, new, lambda detail: db.audit(
+            conn, "reclaim", s.name, argv=inv.line, detail=detail)):
+        main_index.skipped_notice()
+        main_index.retry_in_background(s.git)
+
+
+def _still_staged(s: Session, inv: Invocation, new: str, status: int) -> list[bytes]:
+    """What the session stages after the command. A successful commit of the
+    whole index (no `--only` paths) leaves nothing: no need to ask git."""
+    if inv.command == "commit" and status == 0 and new:
+        cargs = classify.commit_args(inv.args)
+        if not cargs.paths or "include" in cargs.flags:
+            if not cargs.pathspec_file and "dry-run" not in cargs.flags and "patch" not in cargs.flags:
+                return []
+    if not os.path.exists(s.index.path):
+        return []
+    return s.git.changed_paths(s.index.path, s.index.base() or new)

@@ -1,0 +1,99 @@
+"""The full path: `shim/git` runs this in a session when fastpath declined.
+
+Read it top to bottom: find the session, the command and the repository; make
+sure the session index is based on HEAD; then hand over to git, through the
+staging or ref-moving pipeline when the command writes. Only stdlib and our
+own small modules are imported here; the rest loads when needed.
+"""
+from __future__ import annotations
+
+import os
+import sys
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import NoReturn
+
+from gitlane import session as sessions
+from gitlane.errors import guarded
+from gitlane.git import args as gitargs
+from gitlane.git import proc
+from gitlane.git.repo import discover
+from gitlane.git.verbs import Git
+from gitlane.run import classify
+from gitlane.run.invocation import Invocation
+from gitlane.session import Session
+
+
+def main() -> None:
+    real, argv = sys.argv[1], sys.argv[2:]
+    sys.exit(guarded(dispatch, real, argv))
+
+
+def passthrough(real: str, argv: list[str], **extra: str) -> NoReturn:
+    env = dict(os.environ)
+    env.update(extra)
+    proc.exec_([real, *argv], env)
+
+
+def dispatch(real: str, argv: list[str]) -> int:
+    env = os.environ
+    name = sessions.current(env)
+    split = gitargs.split(argv)
+    if name is None or split.query or split.command is None or "GIT_INDEX_FILE" in env:
+        passthrough(real, argv)  # no session, a query, or inside a hook: git's own index
+    try:
+        cwd = os.getcwd()
+    except OSError:
+        passthrough(real, argv)
+    repo = discover(split, env, cwd)
+    if repo is None:
+        passthrough(real, argv)
+    git = Git(real, repo, env)
+    command, args = _resolve(git, split)
+    if command is None:  # a `!` alias runs a shell: like hooks, it gets git's own index
+        passthrough(real, argv)
+    kind = classify.classify(command, args, lambda p: os.path.lexists(os.path.join(repo.cwd, p)))
+    inv = Invocation(real, argv, split, command, args, kind)
+    s = Session(name, repo, git)
+    if kind == classify.READ:
+        _run_read(s, inv)
+    if kind == classify.OTHER:
+        _run_other(s, inv)
+    if kind == classify.STAGE:
+        from gitlane.run import stage
+        return stage.run(s, inv)
+    from gitlane.run import commit
+    return commit.run(s, inv)
+
+
+def _resolve(git: Git, split: gitargs.Split) -> tuple[str | None, list[str]]:
+    assert split.command is not None
+    if split.command in gitargs.BUILTINS:
+        return split.command, split.args
+    from gitlane.git import alias
+    return alias.resolve(git, alias.config_options(split.options), split.command, split.args)
+
+
+def _run_read(s: Session, inv: Invocation) -> NoReturn:
+    """Read-only: bring the index onto HEAD if needed, then exec git holding
+    the session lock shared, so no rebase can replace the index under it.
+    `status` may refresh the stat cache (a content-neutral write, serialised
+    by git's own index.lock), so it never slows down as files are touched;
+    everything else runs without optional locks."""
+    from gitlane.session import refresh
+    if not refresh.ensure(s, inv.holder(s.name), inv.line, reading=True):
+        if not s.index.exists():  # a read-only repository this session never wrote
+            passthrough(inv.real, inv.argv, GIT_OPTIONAL_LOCKS="0")
+        proc.exec_(inv.real_argv(), s.git_env(os.environ, GIT_OPTIONAL_LOCKS="0"))
+    extra = {} if inv.command == "status" else {"GIT_OPTIONAL_LOCKS": "0"}
+    proc.exec_(inv.real_argv(), s.git_env(os.environ, **extra), pass_fds=refresh.read_lock_fds(s))
+
+
+def _run_other(s: Session, inv: Invocation) -> NoReturn:
+    from gitlane.guard import facts
+    from gitlane.session import refresh
+    if facts.relevant(inv):
+        from gitlane.run import stage
+        stage.guarded_other(s, inv)
+    refresh.ensure(s, inv.holder(s.name), inv.line, reading=False)
+    proc.exec_(inv.real_argv(), s.git_env(os.environ), pass_fds=refresh.read_lock_fds(s))

@@ -1,0 +1,87 @@
+"""A session: its name, its folder, its index, and the environment its git
+commands get.
+
+Session names come from the environment and end up in file and ref names, so
+they are untrusted input: layout.name_problem() is the rule.
+"""
+from __future__ import annotations
+
+import os
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Mapping
+
+from gitlane import files, layout
+from gitlane.errors import Fatal
+from gitlane.session.index import SessionIndex
+
+if TYPE_CHECKING:
+    from gitlane.git.repo import Repo
+    from gitlane.git.verbs import Git
+
+
+def current(env: Mapping[str, str]) -> str | None:
+    """GITLANE_SESSION, else CLAUDE_CODE_SESSION_ID, else no session."""
+    name = env.get("GITLANE_SESSION") or env.get("CLAUDE_CODE_SESSION_ID")
+    if not name:
+        return None
+    return validate(name)
+
+
+def validate(name: str) -> str:
+    problem = layout.name_problem(name)
+    if problem:
+        shown = layout.shown(name[:40]) + ("…" if len(name) > 40 else "")
+        raise Fatal(f"invalid session name '{shown}': {problem}",
+                    "session names use letters, digits and . _ - @ + (at most "
+                    f"{layout.MAX_NAME}, not starting with '.' or '-', no '..', "
+                    "not ending in '.' or '.lock'); fix GITLANE_SESSION or pass a valid NAME", code=2)
+    return name
+
+
+def dir_for(repo: Repo, name: str) -> str:
+    return layout.session_dir(repo.common_dir, repo.worktree_id, validate(name))
+
+
+class Session:
+    """One session in one worktree of one repository."""
+
+    __slots__ = ("name", "repo", "git", "dir", "index")
+
+    def __init__(self, name: str, repo: Repo, git: Git) -> None:
+        self.name = validate(name)
+        self.repo = repo
+        self.git = git
+        self.dir = layout.session_dir(repo.common_dir, repo.worktree_id, name)
+        self.index = SessionIndex(git, self.dir)
+
+    def path(self, name: str) -> str:
+        """A file of this session's folder (a layout name)."""
+        return os.path.join(self.dir, name)
+
+    @property
+    def lock_path(self) -> str:
+        return self.path(layout.LOCK)
+
+    def git_env(self, env: Mapping[str, str], **extra: str) -> dict[str, str]:
+        """The environment of the user's own git command in this session: the
+        session index, and our excludes file when peers' files are hidden
+        (fastpath._git_env is the posix twin)."""
+        out = dict(env)
+        out["GIT_INDEX_FILE"] = self.index.path
+        exclude = self.path(layout.EXCLUDE)
+        if os.path.exists(exclude):
+            count = out.get("GIT_CONFIG_COUNT", "0")
+            n = int(count) if count.isdigit() else 0
+            out[f"GIT_CONFIG_KEY_{n}"] = "core.excludesFile"
+            out[f"GIT_CONFIG_VALUE_{n}"] = exclude
+            out["GIT_CONFIG_COUNT"] = str(n + 1)
+        out.update(extra)
+        return out
+
+    def note_staged(self, count: int) -> None:
+        """How many paths the session stages, for `gitlane prompt` (no sqlite there)."""
+        try:
+            files.write_atomic(self.path(layout.STAGED_COUNT), b"%d\n" % count, durable=False)
+        except OSError:
+            pass

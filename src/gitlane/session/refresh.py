@@ -1,0 +1,154 @@
+"""Keep the session index on HEAD, lazily: one stat-and-read on the fast path,
+the session lock and a rebase only when HEAD has moved."""
+from __future__ import annotations
+
+import os
+import sys
+TYPE_CHECKING = False
+
+from gitlane import files, layout
+from gitlane.errors import GitError, ReadOnly, StateError
+from gitlane.session import index as session_index
+from gitlane.session import isolation
+from gitlane.shared import locks
+
+if TYPE_CHECKING:
+    from gitlane.session import Session
+
+
+def in_step(s: Session) -> bool:
+    return not s.index.stale() and isolation.in_step(s) and session_index.verified(s.index.path)
+
+
+def ensure(s: Session, holder: str, command: str, reading: bool) -> bool:
+    """True when the session index exists (rebased if it could be). A read-only
+    command in a repository whose state folder cannot be written returns False
+    so that it can still run."""
+    if in_step(s):
+        return True
+    try:
+        with session_lock(s, holder):
+            drop_stale_index_lock(s, command)
+            update(s, reading)
+            isolation.sync(s)
+            # update() verified the index it found; every version since was
+            # written by git under our lock. Stamp it so that the next read
+            # takes the fast path without hashing again.
+            session_index.stamp_verified(s.index.path)
+    except (ReadOnly, PermissionError) as exc:
+        if reading:
+            return False
+        if isinstance(exc, ReadOnly):
+            raise
+        raise ReadOnly(s.repo.state_dir(), exc.strerror or "permission denied") from None
+    return True
+
+
+def session_lock(s: Session, holder: str, shared: bool = False) -> locks.Lock:
+    return locks.acquire(s.lock_path, holder, f"session {s.name}'s lock", lambda: locks.timeout(s.git),
+                         shared=shared)
+
+
+def drop_stale_index_lock(s: Session, command: str) -> None:
+    """Under the session lock held exclusively, no git of this session runs
+    (every one holds the lock, shared or exclusive, through its inherited fd),
+    so a leftover `<index>.lock` is provably stale: a git that was SIGKILLed."""
+    lock = s.index.path + ".lock"
+    try:
+        st = os.lstat(lock)
+    except FileNotFoundError:
+        return
+    files.remove(lock)
+    import time
+    detail = f"{lock} ({st.st_size} bytes, {time.time() - st.st_mtime:.1f}s old, no git of session {s.name} running)"
+    sys.stderr.write(f"gitlane: removed stale lock {detail}\n")
+    try:
+        from gitlane.shared import db
+        conn = db.connect(s.repo.state_dir())
+        try:
+            db.audit(conn, "reclaim", s.name, argv=command, detail=detail)
+        finally:
+            conn.close()
+    except StateError:
+        pass
+
+
+def read_lock_fds(s: Session) -> list[int]:
+    """The session lock, shared, as fds to hand to git: held by readers for as
+    long as their git runs. A read-only repository simply gets no lock."""
+    try:
+        return [session_lock(s, "", shared=True).fd]
+    except (OSError, ReadOnly):
+        return []
+
+
+def update(s: Session, reading: bool) -> None:
+    """Create or rebase under the session lock (the caller holds it). A
+    corrupt index is rebuilt from the session's snapshot, then we retry."""
+    si = s.index
+    # git 2.39 does not verify the index checksum when reading, so damage
+    # behind a good header would be committed: writers pay for a full check.
+    if session_index.looks_broken(si.path) or not session_index.verified(si.path):
+        _recover(s)
+    try:
+        _update(s, reading)
+    except GitError:
+        if not session_index.is_corrupt(si.path):
+            raise
+        _recover(s)
+        _update(s, reading)
+
+
+def _recover(s: Session) -> None:
+    sys.stderr.write(f"gitlane: session {s.name}: {session_index.recover(s.index, s.name)}\n")
+    isolation.invalidate(s)
+
+
+def _update(s: Session, reading: bool) -> None:
+    si = s.index
+    if not si.exists():
+        _create(s)
+        return
+    try:
+        moved = si.rebase()
+        if moved and set(moved) & set(isolation.isolated_paths(s)):
+            isolation.invalidate(s)  # new entries carry no skip-worktree bit
+    except session_index.Conflict as exc:
+        if not reading:
+            raise
+        warn_conflict_once(s, exc)
+    except session_index.Unmerged:
+        pass  # an unfinished merge of this session: leave it for the user
+
+
+def _create(s: Session) -> None:
+    """A new session: its index, its record, its view. sqlite's import and
+    open are most of the cost, so one connection serves both, opened while
+    git checks the new index (SessionIndex.create's `meanwhile`)."""
+    from gitlane.shared import db, sessions
+    conns = []
+
+    def register() -> None:
+        conns.append(db.connect(s.repo.state_dir()))
+        sessions.write_owner(s.dir, sessions.register(conns[0], s.name, os.environ, s.repo.cwd))
+    try:
+        s.index.create(meanwhile=register)
+        isolation.invalidate(s)
+        isolation.sync(s, conns[0])
+    finally:
+        for conn in conns:
+            conn.close()
+
+
+def warn_conflict_once(s: Session, exc: session_index.Conflict) -> None:
+    stamp = s.path(layout.WARNED)
+    key = f"{exc.base} {exc.head}"
+    if (files.read_text(stamp) or "").strip() == key:
+        return
+    paths = ", ".join(os.fsdecode(p) for p in exc.paths[:5])
+    sys.stderr.write(f"gitlane: session {s.name}'s staged changes conflict with new commits on HEAD ({paths});\n"
+                     "hint: your index is left as it was; commit will refuse until you unstage or resolve\n")
+    try:
+        files.write_atomic(stamp, key.encode(), durable=False)
+    except OSError:
+        pass

@@ -1,0 +1,133 @@
+"""The shared state database: its file, its schema, transactions, the audit log.
+
+sqlite3 in WAL mode under the state folder. Every change is one transaction
+(BEGIN IMMEDIATE, so check-then-claim cannot race). What the tables mean is
+owned elsewhere: shared.claims (claims, reservations, the generation),
+shared.sessions (sessions), run.merge_state (shared_state). The session
+folders stay the source of truth for staged work: `gitlane doctor --repair`
+rebuilds this file from them.
+"""
+from __future__ import annotations
+
+import os
+import time
+try:
+    # The sqlite3 package adds only datetime adapters we never use, and
+    # importing them costs ~1.6 ms on every write path; the C module is the
+    # whole DB-API (connect, the exception classes).
+    import _sqlite3 as sqlite3
+except ImportError:  # pragma: no cover - Pythons that build it differently
+    import sqlite3  # type: ignore[no-redef]
+
+from gitlane import layout
+from gitlane.errors import StateError
+
+DatabaseError = sqlite3.DatabaseError
+SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS sessions (
+    name TEXT PRIMARY KEY, pid INTEGER, ctime REAL, label TEXT,
+    started REAL NOT NULL, last_seen REAL NOT NULL, cwd TEXT, ended REAL);
+CREATE TABLE IF NOT EXISTS claims (
+    wt TEXT NOT NULL, path BLOB NOT NULL, session TEXT NOT NULL,
+    kind TEXT NOT NULL, since REAL NOT NULL, PRIMARY KEY (wt, path));
+CREATE INDEX IF NOT EXISTS claims_by_session ON claims (session);
+CREATE TABLE IF NOT EXISTS reservations (
+    id INTEGER PRIMARY KEY, session TEXT NOT NULL, pattern TEXT NOT NULL,
+    exclusive INTEGER NOT NULL, reason TEXT NOT NULL DEFAULT '',
+    created REAL NOT NULL, expires REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS audit (
+    id INTEGER PRIMARY KEY, time REAL NOT NULL, session TEXT, pid INTEGER,
+    event TEXT NOT NULL, argv TEXT, exit INTEGER, commit_id TEXT,
+    paths TEXT, duration REAL, detail TEXT);
+CREATE INDEX IF NOT EXISTS audit_by_commit ON audit (commit_id);
+CREATE TABLE IF NOT EXISTS shared_state (
+    what TEXT PRIMARY KEY, session TEXT NOT NULL, since REAL NOT NULL);
+"""
+
+Connection = sqlite3.Connection
+
+
+def path(state_dir: str) -> str:
+    return os.path.join(state_dir, layout.DB)
+
+
+def connect(state_dir: str, create: bool = True, repairing: bool = False) -> sqlite3.Connection:
+    db = path(state_dir)
+    existed = os.path.exists(os.path.join(state_dir, layout.GENERATION))
+    if not os.path.exists(db) and (existed or not create) and not repairing:
+        # Recreating it empty would silently drop every live session's claims.
+        raise StateError(f"the gitlane state database {db} is missing",
+                         "`gitlane doctor --repair` rebuilds it from the session folders "
+                         "(staged work lives in the session indexes and is kept)")
+    try:
+        os.makedirs(state_dir, exist_ok=True)
+        conn = sqlite3.connect(db, timeout=30, isolation_level=None)
+        conn.execute("PRAGMA busy_timeout = 30000")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        _migrate(conn)
+    except sqlite3.DatabaseError as exc:
+        raise StateError(f"gitlane state database {db} is unreadable: {exc}",
+                         "run `gitlane doctor --repair` to rebuild it from the session folders "
+                         "(staged work lives in the session indexes and is kept)") from None
+    return conn
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    row = None
+    try:
+        row = conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+    except sqlite3.OperationalError:
+        pass
+    if row and int(row[0]) == SCHEMA_VERSION:
+        return
+    if row and int(row[0]) > SCHEMA_VERSION:
+        raise StateError(f"state database schema {row[0]} is newer than this gitlane ({SCHEMA_VERSION})",
+                         "upgrade gitlane, or move the database aside with `gitlane doctor --repair`")
+    with tx(conn):
+        for stmt in _SCHEMA.split(";"):
+            if stmt.strip():
+                conn.execute(stmt)
+        conn.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+        conn.execute("INSERT OR IGNORE INTO meta VALUES ('generation', '0')")
+
+
+class tx:  # noqa: N801 - used as `with db.tx(conn):`
+    """One write transaction, taken up front (BEGIN IMMEDIATE) so that a
+    check-then-claim cannot race and readers-then-writers cannot deadlock.
+    Nested use joins the outer transaction."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.outer = False
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.outer = not self.conn.in_transaction
+        if self.outer:
+            self.conn.execute("BEGIN IMMEDIATE")
+        return self.conn
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        if self.outer:
+            self.conn.execute("ROLLBACK" if exc_type is not None else "COMMIT")
+
+
+def audit(conn: sqlite3.Connection, event: str, session: str | None, **fields: object) -> None:
+    """One audit record (inside the caller's transaction, or its own).
+    Newlines in the command or detail are folded so `gitlane log` stays a table."""
+    pid = fields.pop("pid", os.getpid())
+    for key in ("argv", "detail"):
+        if isinstance(fields.get(key), str):
+            fields[key] = " ".join(str(fields[key]).split())
+    cols = ["time", "session", "pid", "event"] + list(fields)
+    vals = [time.time(), session, pid, event] + list(fields.values())
+    with tx(conn):
+        conn.execute(f"INSERT INTO audit ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", vals)
+
+
+def state_file(conn: sqlite3.Connection, name: str) -> str | None:
+    """A file beside the database (the generation file)."""
+    db = conn.execute("PRAGMA database_list").fetchone()[2]
+    return os.path.join(os.path.dirname(db), name) if db else None
