@@ -245,6 +245,6 @@ def _check_main_index(rep: Report, env) -> None:  # type: ignore[no-untyped-def]
 
 def _check_sparse(rep: Report, env) -> None:  # type: ignore[no-untyped-def]
     value = (env.git.config("core.sparseCheckout") or "").lower()
-    if value in ("true", "yes", "on", "1"):
+    if layout.git_bool(value):
         rep.add("warn", "core.sparseCheckout is true: it clears the skip-worktree bits of view isolation",
                 "other sessions' edits are then protected by the guard only; turn it off while sharing")
