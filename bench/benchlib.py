@@ -31,7 +31,10 @@ SHIM_DIR = os.path.join(ROOT, "shim")
 SHIM_GIT = os.path.join(SHIM_DIR, "git")
 SHIM_GITLANE = os.path.join(SHIM_DIR, "gitlane")
 
-FIXED_DATE = "1700000000 +0000"
+sys.path.insert(0, os.path.join(ROOT, "src"))
+from gitlane.errors import Fatal  # noqa: E402
+from gitlane.git import realgit  # noqa: E402
+from gitlane.testing import hermetic  # noqa: E402
 
 
 class BenchError(Exception):
@@ -78,56 +81,26 @@ def shim_launch_parts() -> tuple[str, str, str, str]:
 
 def clean_path() -> str:
     """PATH without any directory holding a gitlane shim."""
-    keep = []
-    for d in os.environ.get("PATH", "/usr/bin:/bin").split(":"):
-        if d and os.path.exists(os.path.join(d, ".gitlane-shim")):
-            continue
-        if d and os.path.isdir(d) and os.path.exists(os.path.join(d, "git")) and \
-                os.path.exists(SHIM_GIT) and os.path.samefile(os.path.join(d, "git"), SHIM_GIT):
-            continue
-        if d and os.path.abspath(d) == SHIM_DIR:
-            continue
-        keep.append(d)
-    return ":".join(keep) or "/usr/bin:/bin"
+    return realgit.path_without_shims(os.environ.get("PATH", "/usr/bin:/bin")) or "/usr/bin:/bin"
 
 
 def real_git() -> str:
-    found = shutil.which("git", path=clean_path())
-    if not found:
-        raise BenchError("no real git on PATH")
-    return os.path.realpath(found) if os.path.basename(os.path.realpath(found)) == "git" else found
+    """The real git, found the one way gitlane finds it (git.realgit)."""
+    try:
+        return realgit.find({"PATH": clean_path(), "GITLANE_REAL_GIT": os.environ.get("GITLANE_REAL_GIT", "")})
+    except Fatal as exc:
+        raise BenchError(exc.what) from None
 
 
 # --- hermetic environment ----------------------------------------------------
 
 def hermetic_env(home: str) -> dict[str, str]:
-    """A clean environment: nothing of the caller's git or gitlane set-up leaks in.
-    PATH has shim/ first, as in real use (the real git is always called by
-    absolute path, so this only affects the shim's own PATH walk)."""
-    env = {
-        "PATH": SHIM_DIR + ":" + clean_path(),
-        "HOME": home,
-        "XDG_CONFIG_HOME": os.path.join(home, ".config"),
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_AUTHOR_NAME": "Bench Author",
-        "GIT_AUTHOR_EMAIL": "author@bench.invalid",
-        "GIT_AUTHOR_DATE": FIXED_DATE,
-        "GIT_COMMITTER_NAME": "Bench Committer",
-        "GIT_COMMITTER_EMAIL": "committer@bench.invalid",
-        "GIT_COMMITTER_DATE": FIXED_DATE,
-        "GIT_TERMINAL_PROMPT": "0",
-        "GIT_PAGER": "cat",
-        "PAGER": "cat",
-        "LANG": "C",
-        "LC_ALL": "C",
-        "TZ": "UTC",
-        "TMPDIR": os.environ.get("TMPDIR", "/tmp"),
-    }
-    os.makedirs(env["XDG_CONFIG_HOME"], exist_ok=True)
-    # No auto-gc / maintenance in the middle of a timing loop; no hints.
-    with open(os.path.join(home, ".gitconfig"), "w", encoding="utf-8") as f:
-        f.write("[gc]\n\tauto = 0\n[maintenance]\n\tauto = false\n"
-                "[init]\n\tdefaultBranch = main\n[advice]\n\tdetachedHead = false\n")
+    """gitlane.testing.hermetic's environment, with shim/ first on PATH as in
+    real use (the real git is always called by absolute path, so this only
+    affects the shim's own PATH walk) and no editor."""
+    env = hermetic.env(home)
+    env["PATH"] = SHIM_DIR + ":" + env["PATH"]
+    env["TMPDIR"] = os.environ.get("TMPDIR", "/tmp")
     return env
 
 

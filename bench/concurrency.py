@@ -8,7 +8,7 @@ flock recipe and plain git, in one invocation, modes interleaved.
 For each session count, every round runs each mode once (the order rotates
 from round to round, so drift in machine load hits all modes alike) in a
 fresh repository, and reports the median commits kept per second next to
-what was kept, misattributed and lost. DESIGN §6 asks gitlane for at least
+what was kept, misattributed and lost. docs/DESIGN.md ("Performance budget") asks gitlane for at least
 0.8 x the naive recipe's throughput, with zero lost work.
 """
 from __future__ import annotations

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Per-invocation overhead of the gitlane shim (DESIGN §6).
+"""Per-invocation overhead of the gitlane shim (docs/DESIGN.md ("Performance budget")).
 
   (a) passthrough: `shim/git rev-parse HEAD` with no session vs the real git
       (target: at most 1.5 ms extra);

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""How gitlane's session index scales with repository size (DESIGN §3, §5, §6).
+"""How gitlane's session index scales with repository size (docs/DESIGN.md: "Session index", "View isolation", "Performance budget").
 
 For each size (files in a fresh repository):
   (i)   a new session's set-up plus its first `status` vs plain `git status`

@@ -6,7 +6,7 @@ import os
 
 def copy_keep_stat(src: str, dst: str) -> None:
     """Copy with mtime kept, like `cp -p`: an index copied with a fresh mtime
-    would hide the changes git considers racy (DESIGN §3)."""
+    would hide the changes git considers racy (docs/DESIGN.md, "Session index")."""
     st = os.stat(src)
     remove(dst)  # a leftover of a killed run may be a link to a live index: never write through it
     with open(src, "rb") as fin, open(dst, "wb") as fout:

@@ -4,7 +4,8 @@ Invariant: the index is always `base + the session's staged changes`. The
 base is written after the index, never before: a crash between the two leaves
 the new index with the old base, and the 3-way rebase B -> (H + S) -> H is
 idempotent, so the next command heals it. The reverse order could record a
-base the index is not built on, and the next commit would revert (DESIGN §3).
+base the index is not built on, and the next commit would revert (docs/DESIGN.md,
+"Session index").
 """
 from __future__ import annotations
 

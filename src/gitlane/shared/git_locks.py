@@ -1,7 +1,7 @@
 """Stale git lock files: tell them from live ones, and reclaim the dead.
 
 A git `*.lock` file holds no pid, and git closes it while a hook or the
-editor runs, so the file alone proves nothing (DESIGN §3). We call one stale
+editor runs, so the file alone proves nothing (docs/DESIGN.md, "Git locks"). We call one stale
 only when (1) it outlived a short grace period, (2) no gitlane lock that could
 cover its writer is held (our flocks are passed to every git child, so a live
 child of ours keeps them held), and (3) no git process is running in this

@@ -3,7 +3,7 @@
 Each lock is one file locked two ways through one descriptor:
 - flock(2), which belongs to the open file description. We pass that fd to
   the git child (pass_fds), so the lock stays held while git runs even if
-  the shim itself is SIGKILLed (DESIGN §3), and the kernel drops it when the
+  the shim itself is SIGKILLed (docs/DESIGN.md, "Locks"), and the kernel drops it when the
   last holder dies: there is never a stale gitlane lock to clean up.
 - fcntl(2) record locks (lockf), the primitive fasteners.InterProcessLock
   uses, so a tool holding the file with fasteners excludes us and we it.
