@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from gitlane.testing.lane import Lane, real_git, shim_env
+from gitlane.testing.lane import ROOT, Lane, real_git, shim_env
 
 
 def _spawns(lane: Lane, tmp_path: Path, *args: str) -> list[str]:
@@ -102,7 +102,7 @@ def test_new_session_path_imports_neither_psutil_nor_hashlib(lane: Lane) -> None
              "os.execve = fake\n" + code)
     env = shim_env("s1")
     res = subprocess.run([sys.executable, "-I", "-S", "-c", "import sys; sys.path.insert(0, sys.argv.pop(1)); " + probe,
-                          str(Path(__file__).parent.parent / "src"), real_git()],
+                          str(ROOT / "src"), real_git()],
                          cwd=lane.path, env=env, capture_output=True)
     assert res.stdout.strip() == b"[]", res.stderr.decode()
     assert lane.session_index("s1").exists()

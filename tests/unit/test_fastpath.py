@@ -21,7 +21,7 @@ from gitlane.git import proc
 from gitlane.run import classify as commands
 from gitlane.run import dispatch as shim
 from gitlane.shared import locks
-from gitlane.testing.lane import Lane, real_git
+from gitlane.testing.lane import ROOT, Lane, real_git
 
 
 class Exec(Exception):
@@ -209,11 +209,11 @@ def test_children_get_default_sigpipe(ready: Lane, tmp_path: Path) -> None:
 
 def test_prompt_fast_line_matches_the_full_prompt(ready: Lane) -> None:
     env = {k.decode(): v.decode() for k, v in _env().items()}
-    full = subprocess.run([str(Path(__file__).parent.parent / ".venv/bin/python"), "-c",
+    full = subprocess.run([str(ROOT / ".venv/bin/python"), "-c",
                            "import sys; from gitlane.cli import prompt; sys.exit(prompt.fast(sys.argv[1:]))",
                            "--format", "<{session}{marker}>"],
                           cwd=ready.path, env=env, capture_output=True, check=True)
-    fast = subprocess.run([str(Path(__file__).parent.parent / "shim/gitlane"), "prompt",
+    fast = subprocess.run([str(ROOT / "shim/gitlane"), "prompt",
                            "--format", "<{session}{marker}>"],
                           cwd=ready.path, env=env, capture_output=True, check=True)
     assert fast.stdout == full.stdout == b"<s1*>\n"
@@ -225,7 +225,7 @@ def test_fast_path_imports_no_os(ready: Lane) -> None:
             "p = fastpath.read_plan(['status'], posix.environ, posix.getcwd()); "
             "print(p is not None, 'os' in sys.modules, '__future__' in sys.modules)")
     env = {k.decode(): v.decode() for k, v in _env().items()}
-    py = Path(__file__).parent.parent / ".venv/bin/python"
+    py = ROOT / ".venv/bin/python"
     res = subprocess.run([str(py), "-I", "-S", "-c", code, str(Path(fastpath.__file__).parent.parent)],
                          cwd=ready.path, env=env, capture_output=True, check=True)
     assert res.stdout.split() == [b"True", b"False", b"False"]
