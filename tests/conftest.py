@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -20,11 +21,24 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from gitlane.testing import hermetic as sandbox  # noqa: E402
 from gitlane.testing.lane import Lane  # noqa: E402
+from gitlane.testing.processes import Started  # noqa: E402
 
 
 def pytest_configure(config: pytest.Config) -> None:
     if not (SHIM / "git").exists():
         raise pytest.UsageError("shim/git is missing: run ./install.sh --dev first")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """`slow` tests run only when asked for: `-m slow` (or any -m naming
+    slow) or GITLANE_SLOW=1. Nothing in pyproject deselects them, so the
+    default run (`.venv/bin/python -m pytest -q`) skips them here."""
+    if "slow" in (config.getoption("markexpr", "") or "") or os.environ.get("GITLANE_SLOW") == "1":
+        return
+    skip = pytest.mark.skip(reason="slow: run with `-m slow` or GITLANE_SLOW=1")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
 
 
 @pytest.fixture(autouse=True)
@@ -75,6 +89,21 @@ def owner_proc():
     for p in procs:
         p.kill()
         p.wait()
+
+
+@pytest.fixture
+def pair(lane: Lane, owner_proc) -> tuple[Lane, int, int]:  # type: ignore[no-untyped-def]
+    """The lane and two live owner pids, for sessions A and B."""
+    return lane, owner_proc().pid, owner_proc().pid
+
+
+@pytest.fixture
+def running() -> Iterator[Started]:
+    """Start children through this (gitlane.testing.processes.Running); every
+    one's process group is killed and reaped at teardown."""
+    started = Started()
+    yield started
+    started.close()
 
 
 @pytest.fixture(scope="session")

@@ -2,8 +2,8 @@
 owners, and the `gitlane` CLI around them (who, sessions, status, log, export,
 adopt, gc, reserve, release).
 
-Real git in temporary repositories, real `sleep` processes as session owners.
-pytest-mock is used only for psutil corner cases of `liveness.is_alive`.
+Real git in temporary repositories, real `sleep` processes as session owners
+(the pure tables: tests/unit/test_liveness.py, test_claims.py, test_reserve.py).
 TTL expiry is simulated by editing the `expires` column of
 `.git/gitlane/state.db` with sqlite3 (the shim runs in another process, so
 mocking `time` in this one could not reach it), never by sleeping.
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import sqlite3
 import subprocess
@@ -23,11 +22,7 @@ from typing import Callable
 import psutil
 import pytest
 
-from gitlane.cli.reserve import parse_ttl
-from gitlane.shared import claims as ownership
 from gitlane.shared import liveness
-from gitlane.shared.claims import overlap
-from gitlane.errors import Fatal
 from gitlane.testing.lane import SHIM, Lane, real_git, shim_env
 
 # pathspec >= 0.12 deprecates the name 'gitwildmatch' that ownership.matcher() uses (same semantics).
@@ -128,21 +123,7 @@ def assert_refusal(res: subprocess.CompletedProcess, path: str, owner: str, pid:
     assert len(listed) == 1, err
 
 
-# --- liveness: real processes ---------------------------------------------------
-
-def test_is_alive_follows_a_real_process_through_zombie_to_reaped(owner_proc) -> None:
-    p = owner_proc()
-    ctime = liveness.create_time(p.pid)
-    assert ctime == psutil.Process(p.pid).create_time()
-    assert liveness.is_alive(p.pid, ctime) is True
-    assert liveness.is_alive(p.pid, ctime + 5) is False  # same pid, other process: reuse
-    p.kill()
-    os.waitid(os.P_PID, p.pid, os.WEXITED | os.WNOWAIT)  # wait for death without reaping
-    assert psutil.Process(p.pid).status() == psutil.STATUS_ZOMBIE
-    assert liveness.is_alive(p.pid, ctime) is False
-    p.wait()
-    assert liveness.is_alive(p.pid, ctime) is False
-
+# --- liveness: the owner a session records ---------------------------------
 
 def test_owner_is_GITLANE_SESSION_PID_with_its_create_time(lane: Lane, owner_proc) -> None:
     p = owner_proc()
@@ -151,111 +132,6 @@ def test_owner_is_GITLANE_SESSION_PID_with_its_create_time(lane: Lane, owner_pro
     lane.git("add", "b", session="s1", pid=p.pid)
     assert rows(lane, "SELECT name, pid, ctime, ended FROM sessions") == [
         ("s1", p.pid, psutil.Process(p.pid).create_time(), None)]
-
-
-# --- liveness: psutil corner cases (pytest-mock) ---------------------------------
-
-PID, CTIME = 4242, 1000.0
-
-
-def _proc(mocker, *, ctime: float = CTIME, status: str = psutil.STATUS_SLEEPING,  # type: ignore[no-untyped-def]
-          ctime_exc: Exception | None = None, status_exc: Exception | None = None):
-    fake = mocker.Mock()
-    fake.create_time.side_effect = ctime_exc
-    fake.create_time.return_value = ctime
-    fake.status.side_effect = status_exc
-    fake.status.return_value = status
-    return fake
-
-
-@pytest.mark.parametrize("case, recorded, open_exc, kw, expected", [
-    ("running", CTIME, None, {}, True),
-    ("running, create time never recorded", None, None, {}, True),
-    ("create time within tolerance", CTIME + 0.04, None, {}, True),
-    ("pid reused: create time differs", CTIME + 3.0, None, {}, False),
-    ("pid reused: reused process is older", CTIME - 60.0, None, {}, False),
-    ("zombie", CTIME, None, {"status": psutil.STATUS_ZOMBIE}, False),
-    ("ZombieProcess raised by status()", CTIME, None, {"status_exc": psutil.ZombieProcess(PID)}, False),
-    ("NoSuchProcess when opening", CTIME, psutil.NoSuchProcess(PID), {}, False),
-    ("NoSuchProcess from create_time()", CTIME, None, {"ctime_exc": psutil.NoSuchProcess(PID)}, False),
-    ("AccessDenied when opening", CTIME, psutil.AccessDenied(PID), {}, True),
-    ("AccessDenied from create_time()", CTIME, None, {"ctime_exc": psutil.AccessDenied(PID)}, True),
-    ("AccessDenied from status()", CTIME, None, {"status_exc": psutil.AccessDenied(PID)}, True),
-])
-def test_is_alive_corner_cases(mocker, case: str, recorded: float | None, open_exc: Exception | None,
-                               kw: dict, expected: bool) -> None:
-    fake = _proc(mocker, **kw)
-    process = mocker.patch.object(psutil, "Process", side_effect=open_exc, return_value=fake)
-    assert liveness.is_alive(PID, recorded) is expected, case
-    process.assert_called_once_with(PID)
-
-
-@pytest.mark.parametrize("pid", [None, 0])
-def test_is_alive_without_a_recorded_pid_is_alive_and_asks_nothing(mocker, pid: int | None) -> None:
-    process = mocker.patch.object(psutil, "Process")
-    assert liveness.is_alive(pid, CTIME) is True
-    process.assert_not_called()
-
-
-# --- pattern matching and overlap (tables) --------------------------------------
-
-@pytest.mark.parametrize("pattern, matches, misses", [
-    ("src/**", ["src/a.py", "src/x/y.py", "src/sub/deep/z.c"], ["src", "lib/src/a.py", "srcfoo/a", "a.py"]),
-    ("*.md", ["README.md", "docs/x.md", "a/b/c.md"], ["README.mdx", "README", "md"]),
-    ("docs/", ["docs/x.md", "docs/a/b", "sub/docs/x"], ["docs", "documents/x", "x/docs"]),
-    ("/top.txt", ["top.txt"], ["sub/top.txt", "top.txt.bak", "top"]),
-    ("top.txt", ["top.txt", "sub/top.txt"], ["top.txt.bak"]),
-    ("src/*.py", ["src/a.py"], ["src/sub/x.py", "a.py", "src/a.pyc"]),
-    ("a/**/b.txt", ["a/b.txt", "a/x/b.txt", "a/x/y/b.txt"], ["b.txt", "x/a/b.txt", "a/b.txt.orig"]),
-    ("**/build/**", ["build/o", "x/build/o", "x/y/build/z/o"], ["build", "builds/o", "x/rebuild/o"]),
-    ("src", ["src", "src/a.py", "lib/src/a.py"], ["srcfoo", "source/a"]),
-    ("file?.txt", ["file1.txt", "d/fileA.txt"], ["file10.txt", "file.txt", "file/.txt"]),
-    ("[ab].c", ["a.c", "b.c", "d/a.c"], ["c.c", "ab.c"]),
-])
-def test_matcher_is_gitwildmatch(pattern: str, matches: list[str], misses: list[str]) -> None:
-    match = ownership.matcher([pattern])
-    assert [p for p in matches if not match(p)] == []
-    assert [p for p in misses if match(p)] == []
-
-
-def test_matcher_agrees_with_git_check_ignore(lane: Lane) -> None:
-    """The same gitwildmatch semantics as git's own .gitignore matching."""
-    patterns = ["src/**", "*.md", "docs/", "/top.txt", "src/*.py", "a/**/b.txt"]
-    paths = ["src/a.py", "src/x/y.py", "lib/src/a.py", "README.md", "docs/x.md", "README.mdx",
-             "sub/docs/x", "top.txt", "sub/top.txt", "src/sub/x.py", "a/b.txt", "a/x/y/b.txt"]
-    for pattern in patterns:
-        (lane.path / ".gitignore").write_text(pattern + "\n")
-        out = lane.plain("check-ignore", "--no-index", "-z", "--stdin", check=False,
-                         input=b"\0".join(p.encode() for p in paths) + b"\0").stdout
-        by_git = {p.decode() for p in out.split(b"\0") if p}
-        match = ownership.matcher([pattern])
-        assert {p for p in paths if match(p)} == by_git, pattern
-
-
-@pytest.mark.parametrize("a, b, candidates, expected", [
-    ("src/**", "src/**", [], True),
-    ("src/**", "src/api/x.py", [], True),
-    ("src/**", "src/new/**", [], True),
-    ("src", "src/**", [], True),
-    ("docs/", "docs/**", [], True),
-    ("docs/", "docs/guide.md", [], True),
-    ("/top.txt", "top.txt", [], True),
-    ("/top.txt", "*.txt", [], True),
-    ("*.md", "README.md", [], True),
-    ("*.md", "docs/**", ["docs/a.md"], True),
-    ("docs/", "*.md", ["docs/sub/a.md"], True),
-    ("src/**", "lib/**", [], False),
-    ("src/a/**", "src/b/**", ["src/a/x", "src/b/y"], False),
-    ("*.md", "*.txt", ["a.md", "b.txt"], False),
-    ("/top.txt", "sub/**", ["top.txt", "sub/top.txt"], False),
-    ("src/*.py", "src/sub/**", ["src/a.py", "src/sub/b.py"], False),
-    ("docs/", "*.md", ["README.md", "docs/a.txt"], True),  # docs/x.md would be both
-    pytest.param("*.md", "docs/**", [], True),
-    pytest.param("*.py", "src/**", [], True),
-])
-def test_overlap(a: str, b: str, candidates: list[str], expected: bool) -> None:
-    assert overlap(a, b, candidates) is expected
-    assert overlap(b, a, candidates) is expected
 
 
 # --- end to end: claims -------------------------------------------------------
@@ -461,19 +337,6 @@ def test_ttl_expiry_unblocks(lane: Lane, owner_proc) -> None:
     assert lane.staged("s2") == {"docs/x.md"}
     assert cli_json(lane, "status", session="s2", pid=p2.pid)["reservations"] == []
     cli(lane, "reserve", "docs/**", session="s2", pid=p2.pid)  # no longer overlaps anything live
-
-
-@pytest.mark.parametrize("text, seconds", [("90s", 90), ("45m", 2700), ("2h", 7200), ("1.5h", 5400),
-                                           ("10", 600), ("48h", 86400), ("7d", 86400)])
-def test_parse_ttl(text: str, seconds: float) -> None:
-    assert parse_ttl(text) == seconds
-
-
-@pytest.mark.parametrize("text", ["0m", "-5m", "soon", "", "5y", "m"])
-def test_parse_ttl_rejects(text: str) -> None:
-    with pytest.raises(Fatal) as info:
-        parse_ttl(text)
-    assert (info.value.what.startswith("invalid --ttl"), info.value.code, bool(info.value.hint)) == (True, 2, True)
 
 
 def test_reserve_caps_ttl_and_rejects_a_bad_one(lane: Lane, owner_proc) -> None:

@@ -1,0 +1,223 @@
+"""Bad input through the shim: invalid session names change nothing, weird
+paths are staged, claimed and committed byte for byte, pathspec magic
+stages what git would and cannot sneak past ownership, huge argument lists."""
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from gitlane.testing.lane import SHIM, Lane, real_git
+from gitlane.testing.processes import RUN_TIMEOUT, blob_in_index, gitlane, lane_env, plain_env, run_in
+
+
+BAD_NAMES = {
+    "slash": ("a/b", "it contains '/'"),
+    "dotdot": ("..", "it starts with '.'"),
+    "dotdot-slash": ("../../etc", "it starts with '.'"),
+    "control": ("a\x01b", "it contains '\\x01'"),
+    "newline": ("a\nb", "it contains '\\n'"),
+    "escape": ("x\x1b[31m", "it contains '\\x1b', '['"),
+    "leading-dash": ("-rf", "it starts with '-'"),
+    "long": ("x" * 10_000, "it is 10000 characters long"),
+}
+
+
+def _tree(path: Path) -> set[str]:
+    return {str(p.relative_to(path)) for p in path.rglob("*")}
+
+
+@pytest.mark.parametrize("key", sorted(BAD_NAMES))
+@pytest.mark.parametrize("var", ["GITLANE_SESSION", "CLAUDE_CODE_SESSION_ID"])
+def test_invalid_session_name(lane: Lane, key: str, var: str) -> None:
+    name, problem = BAD_NAMES[key]
+    before = _tree(lane.path.parent)
+    env = lane_env()
+    env[var] = name
+    env["GITLANE_SESSION_PID"] = str(os.getpid())
+    lane.write("README", "changed\n")
+    for args in (["status"], ["add", "README"], ["commit", "-qam", "x"], ["stash"]):
+        res = subprocess.run([str(SHIM / "git"), *args], cwd=lane.path, capture_output=True, env=env,
+                             timeout=RUN_TIMEOUT)
+        err = res.stderr.decode()
+        assert res.returncode == 2 and res.stdout == b"", err
+        lines = err.splitlines()
+        assert lines[0].startswith("gitlane: invalid session name '"), err
+        assert lines[0].endswith(f"': {problem}"), err
+        assert len(lines[0]) < 200, "the name is shown truncated"
+        assert lines[1].startswith("hint: session names use letters, digits and . _ - @ +"), err
+    assert _tree(lane.path.parent) == before
+    assert not (lane.path / ".git" / "gitlane").exists()
+    assert lane.plain("status", "--porcelain").stdout == b" M README\n"
+    assert lane.plain("log", "--format=%s").stdout == b"init\n"
+
+
+@pytest.mark.parametrize("key", ["slash", "dotdot", "control", "long"])
+def test_invalid_session_name_in_gitlane_cli(lane: Lane, key: str) -> None:
+    name, problem = BAD_NAMES[key]
+    before = _tree(lane.path.parent)
+    for args in (["activate", name], ["export", name]):
+        res = gitlane(lane, *args)
+        err = res.stderr.decode()
+        assert res.returncode == 2, err
+        assert err.startswith("gitlane: invalid session name '") and f"': {problem}\n" in err, err
+    assert _tree(lane.path.parent) == before
+
+
+# --- bad input: paths --------------------------------------------------------------------
+
+WEIRD = {
+    "space": b"with space.txt",
+    "newline": b"new\nline.txt",
+    "tab": b"tab\there.txt",
+    "non-utf8": b"caf\xe9-\xff.txt",
+    "leading-dash": b"-x",
+    "double-dash": b"--force",
+    "quote": b"it's \"quoted\".txt",
+    "backslash": b"back\\slash.txt",
+}
+
+
+@pytest.mark.parametrize("key", sorted(WEIRD))
+def test_weird_paths_stage_claim_and_commit_exactly(pair, key: str) -> None:
+    lane, a, b = pair
+    raw = WEIRD[key]
+    name = os.fsdecode(raw)
+    (lane.path / name).write_bytes(b"A's content\n")
+    res = run_in(lane, "A", a, "add", "--", name)
+    assert res.returncode == 0, res.stderr.decode()
+    staged = lane.plain("diff", "--cached", "--name-only", "-z", "HEAD", index=str(lane.session_index("A"))).stdout
+    assert staged == raw + b"\0"
+    # the claim is recorded for exactly these bytes: B is refused, all or nothing
+    (lane.path / "b.txt").write_bytes(b"B\n")
+    res = run_in(lane, "B", b, "add", "--", "b.txt", name)
+    assert res.returncode == 1
+    assert res.stderr.decode(errors="replace").startswith("gitlane: refusing to stage 1 path owned by another live session:")
+    assert lane.staged("B") == set()
+    res = run_in(lane, "A", a, "commit", "-q", "-m", "weird")
+    assert res.returncode == 0, res.stderr.decode()
+    names = lane.plain("ls-tree", "-z", "--name-only", "HEAD").stdout.split(b"\0")
+    assert raw in names
+    assert lane.plain("cat-file", "blob", f"HEAD:{name}").stdout == b"A's content\n"
+    assert lane.staged("A") == set()
+    assert run_in(lane, "B", b, "add", "--", "b.txt", name).returncode == 0   # A's claim ended with its commit
+    lane.fsck()
+
+
+def test_leading_dash_path_without_double_dash_is_git_s_business(pair) -> None:
+    lane, a, b = pair
+    (lane.path / "-x").write_bytes(b"x\n")
+    res = run_in(lane, "A", a, "add", "-x")
+    plain = subprocess.run([real_git(), "add", "-x"], cwd=lane.path, capture_output=True, env=plain_env())
+    assert (res.returncode, res.stderr) == (plain.returncode, plain.stderr) and res.returncode == 129
+    assert lane.staged("A") == set()
+    res = run_in(lane, "A", a, "add", "./-x")
+    assert res.returncode == 0 and lane.staged("A") == {"-x"}
+
+
+# --- bad input: pathspec magic ----------------------------------------------------------------
+
+@pytest.fixture
+def magic(pair):
+    lane, a, b = pair
+    for rel in ("d/a.txt", "d/b.txt", "d/c.md", "top.txt", "sub/deep/e.txt"):
+        lane.write(rel, f"{rel} v1\n")
+    lane.plain("add", ".")
+    lane.plain("commit", "-q", "-m", "magic base")
+    for rel in ("d/a.txt", "d/b.txt", "d/c.md", "top.txt", "sub/deep/e.txt"):
+        lane.write(rel, f"{rel} v2\n")
+    return lane, a, b
+
+
+@pytest.mark.parametrize("args,cwd,want", [
+    ([":(glob)d/*.txt"], "", {"d/a.txt", "d/b.txt"}),
+    (["--", ".", ":(exclude)d/c.md", ":(exclude)sub"], "", {"d/a.txt", "d/b.txt", "top.txt"}),
+    ([":!d/*"], "", {"top.txt", "sub/deep/e.txt"}),
+    ([":/top.txt"], "sub/deep", {"top.txt"}),
+    ([":(top,glob)**/*.txt", ":(exclude,top)d"], "sub", {"top.txt", "sub/deep/e.txt"}),
+    ([":(icase)D/C.MD"], "", {"d/c.md"}),
+], ids=["glob", "exclude", "bang", "top", "combined", "icase"])
+def test_pathspec_magic_stages_what_git_would(magic, args: list[str], cwd: str, want: set[str]) -> None:
+    lane, a, b = magic
+    res = subprocess.run([str(SHIM / "git"), "add", *args], cwd=lane.path / cwd, capture_output=True,
+                         env=lane_env("A", a), timeout=RUN_TIMEOUT)
+    assert res.returncode == 0, res.stderr.decode()
+    assert lane.staged("A") == want
+
+
+def test_pathspec_magic_cannot_sneak_past_ownership(magic) -> None:
+    lane, a, b = magic
+    lane.write("d/new.txt", "B's new file\n")
+    assert run_in(lane, "B", b, "add", "d/b.txt", "d/new.txt").returncode == 0
+    # view isolation hides B's tracked d/b.txt, the per-session excludes B's new d/new.txt
+    res = run_in(lane, "A", a, "add", ":(glob)d/*.txt")
+    assert res.returncode == 0, res.stderr.decode()
+    assert lane.staged("A") == {"d/a.txt"}
+    assert run_in(lane, "A", a, "restore", "--staged", "d/a.txt").returncode == 0
+    # forcing the ignored file in through the glob: refused, all or nothing
+    res = run_in(lane, "A", a, "add", "-f", ":(glob)d/*.txt")
+    err = res.stderr.decode()
+    assert res.returncode == 1, err
+    assert err.startswith("gitlane: refusing to stage 1 path owned by another live session:\n  d/new.txt"), err
+    assert lane.staged("A") == set()
+    res = run_in(lane, "A", a, "checkout", "--", ":(glob)d/*")
+    assert res.returncode == 1 and "d/b.txt  owned by session B" in res.stderr.decode()
+    assert lane.read("d/b.txt") == "d/b.txt v2\n" and lane.read("d/a.txt") == "d/a.txt v2\n"
+    assert lane.staged("B") == {"d/b.txt", "d/new.txt"}
+    assert blob_in_index(lane, lane.session_index("B"), "d/b.txt") == b"d/b.txt v2\n"
+    assert lane.read("d/new.txt") == "B's new file\n"
+
+
+@pytest.mark.parametrize("spec", [":/d/new.txt", ":(literal)d/new.txt", ":(top)d/new.txt"])
+def test_peer_path_named_through_magic_is_refused_in_our_words(magic, spec: str) -> None:
+    lane, a, b = magic
+    lane.write("d/new.txt", "B's new file\n")
+    assert run_in(lane, "B", b, "add", "d/new.txt").returncode == 0
+    res = run_in(lane, "A", a, "add", "--", spec)
+    err = res.stderr.decode()
+    assert res.returncode == 1 and lane.staged("A") == set(), err
+    assert err.startswith("gitlane: refusing to stage 1 path owned by another live session:\n  d/new.txt"), err
+
+
+def test_literal_pathspecs_env_is_honoured(magic) -> None:
+    lane, a, b = magic
+    lane.write("*.txt", "a file named star\n")
+    res = run_in(lane, "A", a, "add", "*.txt", GIT_LITERAL_PATHSPECS="1")
+    assert res.returncode == 0, res.stderr.decode()
+    assert lane.staged("A") == {"*.txt"}
+
+
+# --- bad input: huge argument lists --------------------------------------------------------
+
+@pytest.mark.parametrize("count", [5_000, pytest.param(20_000, marks=pytest.mark.slow)])
+def test_huge_argument_list(pair, count: int) -> None:
+    """git's own pathspec matching is quadratic (20,000 paths take ~15 s in
+    plain git too), so the default run uses 5,000 long paths: about 0.5 MB
+    of argv."""
+    lane, a, b = pair
+    d = lane.path / ("deep-directory-name-" * 3)
+    d.mkdir()
+    names = [f"{d.name}/file-with-a-long-name-{i:06d}.txt" for i in range(count)]
+    for n in names:
+        (lane.path / n).write_text(n + "\n")
+    res = run_in(lane, "A", a, "add", "--", *names)
+    assert res.returncode == 0, res.stderr.decode()
+    staged = lane.plain("diff", "--cached", "--name-only", "-z", "HEAD", index=str(lane.session_index("A"))).stdout
+    assert staged.split(b"\0")[:-1] == [n.encode() for n in names]
+    claimed = sqlite3.connect(lane.path / ".git" / "gitlane" / "state.db").execute(
+        "SELECT count(*) FROM claims WHERE session = 'A'").fetchone()[0]
+    assert claimed == count
+    lane.write(names[count // 2], "B's\n")
+    res = run_in(lane, "B", b, "add", "--", names[count // 2])
+    assert res.returncode == 1
+    assert res.stderr.decode().startswith("gitlane: refusing to stage 1 path owned by another live session:\n"
+                                          f"  {names[count // 2]}  staged by session A (pid {a}, ")
+    assert lane.staged("B") == set()
+    res = run_in(lane, "A", a, "commit", "-q", "-m", "many")
+    assert res.returncode == 0, res.stderr.decode()
+    assert len(lane.commit_files("HEAD")) == count
+    assert lane.plain("cat-file", "blob", f"HEAD:{names[count // 2]}").stdout == f"{names[count // 2]}\n".encode()
+    assert lane.staged("A") == set()
