@@ -8,11 +8,14 @@ so those are pytest-mock tables.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 import psutil
 import pytest
 
 from gitlane.shared import liveness
+from gitlane.testing.lane import ROOT
 
 
 # --- a real process ---------------------------------------------------------------
@@ -73,3 +76,38 @@ def test_is_alive_without_a_recorded_pid_is_alive_and_asks_nothing(mocker, pid: 
     process = mocker.patch.object(psutil, "Process")
     assert liveness.is_alive(pid, CTIME) is True
     process.assert_not_called()
+
+
+# --- the owner of a new session -------------------------------------------------------
+
+def test_create_time_is_psutils_own(owner_proc) -> None:  # type: ignore[no-untyped-def]
+    p = owner_proc()
+    assert liveness.create_time(p.pid) == psutil.Process(p.pid).create_time()
+    assert liveness._proc_create_time(os.getpid()) == psutil.Process().create_time()
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    assert liveness.create_time(gone.pid) is None
+
+
+def test_owner_is_gitlane_session_pid_when_set(owner_proc) -> None:  # type: ignore[no-untyped-def]
+    p = owner_proc()
+    assert liveness.owner({"GITLANE_SESSION_PID": str(p.pid)}) == (p.pid, psutil.Process(p.pid).create_time())
+
+
+@pytest.mark.parametrize("raw", ["", "0", "-3", "abc"])
+def test_a_bad_session_pid_falls_back_to_the_ancestors(raw: str) -> None:
+    pid, _ = liveness.owner({"GITLANE_SESSION_PID": raw})
+    assert pid == os.getppid() or pid in {p.pid for p in psutil.Process().parents()}
+
+
+def test_owner_is_the_nearest_ancestor_that_is_not_a_shell() -> None:
+    """An agent runs `sh -c "env timeout 60 git ..."`: the agent owns the session."""
+    code = (f"import sys; sys.path.insert(0, {str(ROOT / 'src')!r}); from gitlane.shared import liveness; "
+            "import os, psutil; print(liveness.owner({})[0], psutil.Process(os.getppid()).name())")
+    # `; exit` keeps the shell alive as the child's parent (no exec of the last command)
+    res = subprocess.run(["sh", "-c", f"{sys.executable} -c \"{code}\"; exit $?"], capture_output=True, text=True,
+                         timeout=60)
+    assert res.returncode == 0, res.stderr
+    owner, parent = res.stdout.split()
+    assert parent in liveness.SHELLS                          # there was a shell to skip ...
+    assert int(owner) == os.getpid()                          # ... and the owner is this pytest
