@@ -101,10 +101,11 @@ def test_an_old_lock_with_no_git_running_is_reclaimed_and_audited(repo: Repo, la
 
 
 def test_a_young_lock_is_left_alone(repo: Repo, lane: Lane, audit: Audit) -> None:
-    lock = lock_in(lane, "HEAD.lock")                       # just made: inside the grace period
-    assert git_locks.try_reclaim(repo, str(lock), audit) is False
+    lock = lock_in(lane, "HEAD.lock", 1.0)                  # a second old: inside the grace period
+    assert git_locks.GRACE == 2.0
+    assert git_locks.try_reclaim(repo, str(lock), audit, grace=3600.0) is False
     assert lock.exists() and audit == []
-    assert git_locks.try_reclaim(repo, str(lock), audit, grace=0.0) is True
+    assert git_locks.try_reclaim(repo, str(lock), audit, grace=0.5) is True
 
 
 @pytest.mark.parametrize("where", ["top", "subdir", "git-dir"])
@@ -148,16 +149,49 @@ def test_our_own_ancestors_do_not_count(lane: Lane) -> None:
     assert res.stdout == b"[]\n", res.stderr.decode()
 
 
-def test_clear_waits_for_a_live_lock_then_fails_naming_the_git(repo: Repo, lane: Lane, git_in_repo,  # type: ignore[no-untyped-def]
-                                                              audit: Audit, capfd: pytest.CaptureFixture[str]) -> None:
+def test_clear_gives_up_on_a_live_lock_naming_the_git(repo: Repo, lane: Lane, git_in_repo,  # type: ignore[no-untyped-def]
+                                                     audit: Audit) -> None:
     lock = lock_in(lane, "HEAD.lock", 3600)
     with pytest.raises(Fatal) as exc:
-        git_locks.clear(repo, [str(lock)], 1.05, audit)
+        git_locks.clear(repo, [str(lock)], 0.2, audit)
     want = f"held while pid {git_in_repo.pid} runs `{real_git()} hash-object --stdin`"
-    assert exc.value.what.startswith(f"timed out after 1.05s waiting for {lock} ({want}")
+    assert exc.value.what.startswith(f"timed out after 0.2s waiting for {lock} ({want}")
     assert exc.value.hint.startswith("nothing was changed")
     assert lock.exists() and audit == []
-    assert f"gitlane: waiting for HEAD.lock, {want}" in capfd.readouterr().err
+
+
+class Stderr:
+    """sys.stderr for one test: calls `on_line` with each line written."""
+
+    def __init__(self, on_line) -> None:  # type: ignore[no-untyped-def]
+        self.text, self.on_line = "", on_line
+
+    def write(self, text: str) -> int:
+        self.text += text
+        self.on_line(text)
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+def test_clear_says_who_it_waits_for_then_reclaims_once_that_git_is_gone(repo: Repo, lane: Lane, git_in_repo,  # type: ignore[no-untyped-def]
+                                                                       audit: Audit,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """After a second of waiting the holder is named; the git ends (here:
+    as soon as it is named), and the old lock it left is then reclaimed."""
+    lock = lock_in(lane, "HEAD.lock", 3600)
+
+    def on_line(text: str) -> None:
+        if text.startswith("gitlane: waiting for"):
+            git_in_repo.kill()
+            git_in_repo.wait()
+    err = Stderr(on_line)
+    monkeypatch.setattr(sys, "stderr", err)
+    git_locks.clear(repo, [str(lock)], 60.0, audit)
+    want = f"held while pid {git_in_repo.pid} runs `{real_git()} hash-object --stdin`"
+    assert err.text.startswith(f"gitlane: waiting for HEAD.lock, {want}")
+    assert not lock.exists() and [e for e, _ in audit] == ["reclaim"]
 
 
 @pytest.mark.xfail(strict=True, reason=(
@@ -173,8 +207,9 @@ def test_describe_without_a_known_holder() -> None:
 
 def test_clear_returns_once_the_holder_removes_its_lock(repo: Repo, lane: Lane, audit: Audit,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    """A young lock (its writer may be alive) is waited for, and the wait
-    ends as soon as the file goes: removed by its owner, not by us."""
+    """A live lock is waited for, and the wait ends as soon as the file
+    goes: removed by its owner, not by us."""
+    holder = live_git(lane.path)                # alive: never stale, however long the wait
     lock = lock_in(lane, "HEAD.lock")
     checks: list[bool] = []
     waiting = threading.Event()
@@ -193,8 +228,12 @@ def test_clear_returns_once_the_holder_removes_its_lock(repo: Repo, lane: Lane, 
         lock.unlink()
     t = threading.Thread(target=owner)
     t.start()
-    git_locks.clear(repo, [str(lock)], 60.0, audit)
-    t.join()
+    try:
+        git_locks.clear(repo, [str(lock)], 60.0, audit)
+    finally:
+        t.join()
+        holder.kill()
+        holder.wait()
     assert checks[0] is False and checks[-1] is True
     assert audit == []                                   # nothing was reclaimed: it went by itself
 

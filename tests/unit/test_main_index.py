@@ -8,6 +8,7 @@ session commit leaves .git/index behind.
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -50,6 +51,12 @@ def moved(lane: Lane, tmp_path: Path, state_dir: None) -> tuple[str, str]:
     return commit_aside(lane, tmp_path, "session", {"a": "a v2\n", "c": "c new\n", "d": None})
 
 
+def live_git(lane: Lane) -> subprocess.Popen:
+    """A git running in the repository: its index.lock is live, whatever its age."""
+    return subprocess.Popen([real_git(), "hash-object", "--stdin"], cwd=lane.path, stdin=subprocess.PIPE,
+                            stdout=subprocess.DEVNULL)
+
+
 def pending_file(git: Git) -> Path:
     return Path(main_index.pending_path(git))
 
@@ -90,6 +97,7 @@ def test_a_busy_index_lock_leaves_the_sync_pending_until_complete(lane: Lane, gi
     old, new = moved
     lock = lane.path / ".git" / "index.lock"
     lock.write_bytes(b"")                                    # a person's git is writing .git/index
+    holder = live_git(lane)
     before = (lane.path / ".git" / "index").read_bytes()
     assert main_index.sync(git, old, new, patience=0.05) is False
     assert (lane.path / ".git" / "index").read_bytes() == before
@@ -97,6 +105,8 @@ def test_a_busy_index_lock_leaves_the_sync_pending_until_complete(lane: Lane, gi
     assert main_index.pending(git) == [(old, new)]
     assert main_index.complete(git) is False                 # still busy
     lock.unlink()                                            # that git finished
+    holder.kill()
+    holder.wait()
     assert main_index.complete(git) is True
     assert entries(lane) == tree(lane, new)
     assert main_index.pending(git) == [] and not pending_file(git).exists()
@@ -107,10 +117,13 @@ def test_pending_syncs_apply_oldest_first(lane: Lane, git: Git, tmp_path: Path, 
     _, new = commit_aside(lane, tmp_path, "second", {"a": "a v3\n", "e": "e new\n"})
     lock = lane.path / ".git" / "index.lock"
     lock.write_bytes(b"")
+    holder = live_git(lane)
     assert main_index.sync(git, old, mid, patience=0.0) is False
     assert main_index.sync(git, mid, new, patience=0.0) is False
     assert main_index.pending(git) == [(old, mid), (mid, new)]
     lock.unlink()
+    holder.kill()
+    holder.wait()
     assert main_index.complete(git) is True
     assert entries(lane) == tree(lane, new)
 
