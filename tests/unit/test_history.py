@@ -2,6 +2,8 @@
 log's `commit`/`amend` records say who made which commit)."""
 from __future__ import annotations
 
+import os
+
 from typing import Callable
 
 import pytest
@@ -9,7 +11,7 @@ import pytest
 from gitlane.errors import Fatal
 from gitlane.guard import history
 from gitlane.session import Session
-from gitlane.shared import db
+from gitlane.shared import db, sessions
 from gitlane.testing.inproc import invocation
 from gitlane.testing.lane import Lane
 
@@ -17,6 +19,13 @@ from gitlane.testing.lane import Lane
 @pytest.fixture
 def a(make_session: Callable[..., Session]) -> Session:
     return make_session("A")
+
+
+@pytest.fixture
+def peer(conn: db.Connection) -> str:
+    """A live peer session P (owned by this test process): peer rules apply."""
+    sessions.register(conn, "P", {"GITLANE_SESSION_PID": str(os.getpid())}, "/")
+    return "P"
 
 
 def made(conn: db.Connection, event: str, session: str, commit: str | None) -> None:
@@ -39,7 +48,7 @@ def test_amending_my_own_commit(lane: Lane, a: Session, conn: db.Connection) -> 
 
 
 @pytest.mark.parametrize("maker, who", [("B", "session B"), (None, "someone outside this session")])
-def test_amending_someone_elses_commit_is_refused(lane: Lane, a: Session, conn: db.Connection,
+def test_amending_someone_elses_commit_is_refused(lane: Lane, a: Session, conn: db.Connection, peer: str,
                                                   maker: str | None, who: str) -> None:
     if maker:
         made(conn, "commit", maker, lane.head())
@@ -49,8 +58,18 @@ def test_amending_someone_elses_commit_is_refused(lane: Lane, a: Session, conn: 
     assert exc.value.hint.endswith("GITLANE_FORCE=1 overrides for one command (audited)")
 
 
-def test_force_amends_anyway_audited(lane: Lane, a: Session, conn: db.Connection,
+def test_force_amends_anyway_audited(lane: Lane, a: Session, conn: db.Connection, peer: str,
                                      monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GITLANE_FORCE", "1")
     history.check_amend(a, invocation("commit --amend"), conn)
     assert conn.execute("SELECT event, session, argv FROM audit").fetchall() == [("force", "A", "commit --amend")]
+
+
+@pytest.mark.parametrize("maker", ["B", None])
+def test_alone_any_commit_may_be_amended(lane: Lane, a: Session, conn: db.Connection, maker: str | None) -> None:
+    """No live peer: plain git, whoever made HEAD (a dead session, a person)."""
+    if maker:
+        made(conn, "commit", maker, lane.head())
+        sessions.register(conn, maker, {"GITLANE_SESSION_PID": "999999999"}, "/")   # dead owner
+    history.check_amend(a, invocation("commit --amend"), conn)
+    assert conn.execute("SELECT COUNT(*) FROM audit WHERE event = 'force'").fetchone() == (0,)

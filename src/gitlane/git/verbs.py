@@ -189,6 +189,10 @@ class Git:
         res = self.run("rev-parse", "-q", "--verify", "--end-of-options", f"{rev}^{{commit}}", check=False)
         return res.out.decode().strip() if res.rc == 0 else None
 
+    def resolve_tree(self, rev: str) -> str | None:
+        res = self.run("rev-parse", "-q", "--verify", "--end-of-options", f"{rev}^{{tree}}", check=False)
+        return res.out.decode().strip() if res.rc == 0 else None
+
     def tree_and_parents(self, commit: str) -> tuple[str, list[str]]:
         fields = self.run("log", "-1", "--format=%T %P", "--end-of-options", commit).out.decode().split()
         return fields[0], fields[1:]

@@ -1,4 +1,5 @@
-"""The history guard: a session rewrites history only over its own commits.
+"""The history guard: while a peer is live, a session rewrites history only
+over its own commits.
 
 The audit log records which session made each commit (`commit`, `amend`
 events); a commit not recorded there was made by a person or another tool.
@@ -28,6 +29,9 @@ def check_amend(s: Session, inv: Invocation, conn: sqlite3.Connection) -> None:
     made_by = maker(conn, head)
     if made_by == s.name:
         return
+    from gitlane.shared import sessions
+    if not sessions.peer_live(conn, s.name):
+        return  # alone, a session is plain git: no peer's history to protect
     who = f"session {made_by}" if made_by else "someone outside this session"
     force.override(conn, s.name, inv.line, Fatal(
         f"refusing to amend HEAD ({(head or '')[:10]}): it was made by {who}, not by session {s.name}",

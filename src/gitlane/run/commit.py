@@ -23,7 +23,7 @@ from gitlane.guard import force, history
 from gitlane.run import classify, merge_state, stage
 from gitlane.session import index as session_index
 from gitlane.session import isolation, refresh
-from gitlane.shared import claims, db, locks
+from gitlane.shared import claims, db, locks, sessions
 
 if TYPE_CHECKING:
     import sqlite3
@@ -160,7 +160,8 @@ def _after(s: Session, inv: Invocation, conn: sqlite3.Connection, old: str, new:
                  commit_id=new if new != old else None, paths=b"\0".join(paths),
                  duration=round(time.time() - start, 4), detail="GITLANE_FORCE=1" if force.forced() else None)
     if os.path.exists(s.index.path):
-        snapshot.take(s.git, s.name, s.index.path, s.index.base() or new, bool(staged))
+        snapshot.take(s.git, s.name, s.index.path, s.index.base() or new, bool(staged),
+                      alone=bool(staged) and not sessions.peer_live(conn, s.name))
     s.note_staged(len(staged))
     if paths and not main_index.sync(s.git, old, new, lambda detail: db.audit(
             conn, "reclaim", s.name, argv=inv.line, detail=detail)):

@@ -96,4 +96,7 @@ def _run_other(s: Session, inv: Invocation) -> NoReturn:
         from gitlane.run import stage
         stage.guarded_other(s, inv)
     refresh.ensure(s, inv.holder(s.name), inv.line, reading=False)
+    from gitlane.run import pruning
+    if inv.command in pruning.PRUNING:
+        pruning.run(s.git, inv.real_argv(), s.git_env(os.environ), skip=s.dir, pass_fds=refresh.read_lock_fds(s))
     proc.exec_(inv.real_argv(), s.git_env(os.environ), pass_fds=refresh.read_lock_fds(s))

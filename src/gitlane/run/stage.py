@@ -190,7 +190,8 @@ def claim_or_refuse(s: Session, index: str, action: str | None, nothing: str) ->
                 if found:
                     raise claims.refusal(action, found, nothing)
             isolation.carry(s, claims.set_staged(conn, s.repo.worktree_id, s.name, staged))
+        alone = not sessions.peer_live(conn, s.name)
     finally:
         conn.close()
-    snapshot.take(s.git, s.name, index, base, bool(staged))
+    snapshot.take(s.git, s.name, index, base, bool(staged), alone)
     s.note_staged(len(staged))

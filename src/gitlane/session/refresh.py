@@ -135,6 +135,10 @@ def _create(s: Session) -> None:
         s.index.create(meanwhile=register)
         isolation.invalidate(s)
         isolation.sync(s, conns[0])
+        # A peer appears: sessions that staged while alone wrote no snapshot
+        # ref (session.snapshot); from now on their staged work needs one.
+        from gitlane.session import snapshot
+        snapshot.protect_all(s.git, skip=s.dir)
     finally:
         for conn in conns:
             conn.close()

@@ -128,3 +128,10 @@ def restore(conn: sqlite3.Connection, name: str, pid: int | None, ctime: float |
     with db.tx(conn):
         conn.execute(f"INSERT OR REPLACE INTO sessions ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, '', ?)",
                      (name, pid, ctime, label, now, now, None if pid else now))
+
+
+def peer_live(conn: sqlite3.Connection, me: str) -> bool:
+    """Is any session other than `me` live? Peer rules apply only then
+    (README, "Alone, a session is plain git")."""
+    rows = conn.execute("SELECT pid, ctime FROM sessions WHERE name != ? AND ended IS NULL", (me,)).fetchall()
+    return any(liveness.is_alive(pid, ctime) for pid, ctime in rows)
