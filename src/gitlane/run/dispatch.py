@@ -24,6 +24,12 @@ from gitlane.run.invocation import Invocation
 from gitlane.session import Session
 
 
+# clone checks out into the new repository's index, which GIT_INDEX_FILE would
+# replace with ours: the clone's entries (objects of another repository) would
+# land in this session's index.
+_NEW_REPOSITORY = frozenset(("clone", "init"))
+
+
 def main() -> None:
     real, argv = sys.argv[1], sys.argv[2:]
     sys.exit(guarded(dispatch, real, argv))
@@ -41,6 +47,8 @@ def dispatch(real: str, argv: list[str]) -> int:
     split = gitargs.split(argv)
     if name is None or split.query or split.command is None or "GIT_INDEX_FILE" in env:
         passthrough(real, argv)  # no session, a query, or inside a hook: git's own index
+    if split.command in _NEW_REPOSITORY:
+        passthrough(real, argv)  # they write the index of the repository they make, never ours
     try:
         cwd = os.getcwd()
     except OSError:

@@ -1,0 +1,88 @@
+"""Alone, a session is plain git: with no other live session, what a user sees
+(refs, `log --all`, `fsck`, refusals) is what the real git shows, and staged
+work still survives `gc --prune=now`."""
+from __future__ import annotations
+
+import os
+import subprocess
+
+from gitlane.testing.lane import Lane, real_git
+from gitlane.testing.processes import run_in, stage
+
+
+def plain_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("GITLANE_")}
+
+
+def views(lane: Lane, session: str | None, pid: int) -> list[bytes]:
+    out = []
+    for args in (("for-each-ref",), ("log", "--all", "--format=%H %an"), ("fsck", "--no-progress"),
+                 ("cat-file", "--batch-all-objects", "--batch-check")):
+        res = run_in(lane, session, pid, *args) if session else \
+            subprocess.run([real_git(), *args], cwd=lane.path, env=plain_env(), capture_output=True)
+        assert res.returncode == 0, res.stderr.decode()
+        out.append(res.stdout + res.stderr)
+    return out
+
+
+def test_alone_staging_shows_nothing_extra_and_survives_gc(lane: Lane, owner_proc) -> None:  # type: ignore[no-untyped-def]
+    pid = owner_proc().pid
+    lane.write("a1", "staged by A\n")
+    plain = subprocess.run([real_git(), "add", "a1"], cwd=lane.path, env=plain_env(), check=True)
+    assert plain.returncode == 0
+    expected = views(lane, None, pid)                      # plain git with a1 staged in .git/index
+    lane.plain("rm", "-q", "--cached", "a1")
+    stage(lane, "A", pid, {"a1": "staged by A\n"})
+    assert views(lane, "A", pid) == expected
+    blob = lane.plain("hash-object", "a1").stdout.decode().strip()
+    lane.write("a1", "changed on disk\n")
+    for where in ("session", "outside"):                  # through the shim, in the session and without one
+        if where == "session":
+            res = run_in(lane, "A", pid, "gc", "--prune=now", "-q")
+        else:
+            res = subprocess.run([str(lane_shim()), "gc", "--prune=now", "-q"], cwd=lane.path,
+                                 env=plain_env(), capture_output=True)
+        assert res.returncode == 0, res.stderr.decode()
+        assert lane.plain("cat-file", "-t", blob).stdout == b"blob\n", where
+        assert lane.plain("for-each-ref", "refs/gitlane").stdout == b""
+    res = run_in(lane, "A", pid, "commit", "-q", "-m", "A")
+    assert res.returncode == 0, res.stderr.decode()
+    assert lane.tree_files()["a1"] == "staged by A\n"
+    lane.fsck()
+
+
+def lane_shim():  # type: ignore[no-untyped-def]
+    from gitlane.testing.lane import SHIM
+    return SHIM / "git"
+
+
+def test_a_new_peer_snapshots_what_a_lone_session_staged(lane: Lane, owner_proc) -> None:  # type: ignore[no-untyped-def]
+    a, b = owner_proc().pid, owner_proc().pid
+    stage(lane, "A", a, {"a1": "staged while alone\n"})
+    assert lane.plain("for-each-ref", "refs/gitlane").stdout == b""
+    assert run_in(lane, "B", b, "status").returncode == 0   # B appears: A's work now needs a ref
+    blob = lane.plain("hash-object", "--stdin", input=b"staged while alone\n").stdout.decode().strip()
+    lane.write("a1", "changed on disk\n")
+    subprocess.run([real_git(), "gc", "--prune=now", "-q"], cwd=lane.path, env=plain_env(), check=True)
+    assert lane.plain("cat-file", "-t", blob).stdout == b"blob\n"
+
+
+def test_alone_amend_and_plain_gits_merge_state_are_allowed(lane: Lane, owner_proc) -> None:  # type: ignore[no-untyped-def]
+    pid = owner_proc().pid
+    res = run_in(lane, "A", pid, "commit", "-q", "--amend", "-m", "amended, made before the session")
+    assert res.returncode == 0, res.stderr.decode()
+    (lane.path / ".git" / "MERGE_HEAD").write_text(lane.head() + "\n")   # left by plain git
+    res = run_in(lane, "A", pid, "checkout", "-q", "-b", "topic")
+    assert res.returncode == 0, res.stderr.decode()
+
+
+def test_clone_in_a_session_leaves_the_session_index_alone(lane: Lane, owner_proc) -> None:  # type: ignore[no-untyped-def]
+    pid = owner_proc().pid
+    assert run_in(lane, "A", pid, "status").returncode == 0
+    before = lane.session_index("A").read_bytes()
+    res = run_in(lane, "A", pid, "clone", "-q", ".", "inner")
+    assert res.returncode == 0, res.stderr.decode()
+    assert lane.session_index("A").read_bytes() == before
+    assert (lane.path / "inner" / "README").exists()
+    res = run_in(lane, "A", pid, "status", "--porcelain")
+    assert res.returncode == 0 and res.stdout == b"?? inner/\n", res.stderr.decode()
