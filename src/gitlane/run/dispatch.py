@@ -89,6 +89,8 @@ def _run_read(s: Session, inv: Invocation) -> NoReturn:
     by git's own index.lock), so it never slows down as files are touched;
     everything else runs without optional locks."""
     from gitlane.session import refresh
+    if _own_writer_busy(s):
+        proc.exec_(inv.real_argv(), s.git_env(os.environ, GIT_OPTIONAL_LOCKS="0"))
     if not refresh.ensure(s, inv.holder(s.name), inv.line, reading=True):
         if not s.index.exists():  # a read-only repository this session never wrote
             passthrough(inv.real, inv.argv, GIT_OPTIONAL_LOCKS="0")
@@ -103,8 +105,23 @@ def _run_other(s: Session, inv: Invocation) -> NoReturn:
     if facts.relevant(inv):
         from gitlane.run import stage
         stage.guarded_other(s, inv)
+    if _own_writer_busy(s):
+        proc.exec_(inv.real_argv(), s.git_env(os.environ))
     refresh.ensure(s, inv.holder(s.name), inv.line, reading=False)
     from gitlane.run import pruning
     if inv.command in pruning.PRUNING:
         pruning.run(s.git, inv.real_argv(), s.git_env(os.environ), skip=s.dir, pass_fds=refresh.read_lock_fds(s))
     proc.exec_(inv.real_argv(), s.git_env(os.environ), pass_fds=refresh.read_lock_fds(s))
+
+
+def _own_writer_busy(s: Session) -> bool:
+    """A git of this same session holds the session lock exclusively: a
+    pipeline partner (`git ls-files -s | git update-index --index-info`, a
+    loop of `git hash-object -w` feeding it) or a nested git. Waiting would
+    deadlock; plain git's readers never wait for index.lock either, so we run
+    on the index as it is (git replaces it only by rename), without a rebase."""
+    from gitlane.shared import locks
+    if not locks.is_held(s.lock_path):
+        return False
+    holder = locks.read_holder(s.lock_path)
+    return holder is not None and holder["session"] == s.name
