@@ -22,7 +22,10 @@ from gitlane.git.repo import Repo
 # user's command alone (GIT_TRACE2_EVENT etc. would get our calls too).
 _SCRUB = ("GIT_INDEX_FILE", "GIT_LITERAL_PATHSPECS", "GIT_GLOB_PATHSPECS",
           "GIT_NOGLOB_PATHSPECS", "GIT_ICASE_PATHSPECS")
-_SCRUB_PREFIXES = ("GIT_TRACE",)
+_SCRUB_PREFIXES = ("GIT_TRACE", "GIT_REDIRECT_")  # GIT_TRACE2*, GIT_TRACE_SETUP, ...
+# Our plumbing must not run the user's hooks (post-index-change fires on every
+# index write) nor ask their fsmonitor: both would see calls plain git never makes.
+_QUIET = ("-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false")
 
 
 def internal_env(env: Mapping[str, str]) -> dict[str, str]:
@@ -43,7 +46,7 @@ class Git:
 
     def _argv(self, args: Sequence[str]) -> list[str]:
         r = self.repo
-        return [self.real, "-C", r.top, f"--git-dir={r.git_dir}", f"--work-tree={r.top}", *args]
+        return [self.real, *_QUIET, "-C", r.top, f"--git-dir={r.git_dir}", f"--work-tree={r.top}", *args]
 
     def _env(self, index: str | None, extra: Mapping[str, str] | None = None) -> dict[str, str]:
         env = dict(self.base_env)
