@@ -86,3 +86,31 @@ def test_clone_in_a_session_leaves_the_session_index_alone(lane: Lane, owner_pro
     assert (lane.path / "inner" / "README").exists()
     res = run_in(lane, "A", pid, "status", "--porcelain")
     assert res.returncode == 0 and res.stdout == b"?? inner/\n", res.stderr.decode()
+
+
+def test_unborn_branch_session_index_has_no_missing_tree(tmp_path, owner_proc) -> None:  # type: ignore[no-untyped-def]
+    """An empty session index must not name the empty tree in a cache-tree (it
+    is not in the repository): fsck would report it missing, and an
+    `--allow-empty` root commit would point at it."""
+    repo = tmp_path / "unborn"
+    subprocess.run([real_git(), "init", "-q", str(repo)], check=True, env=plain_env())
+    lane, pid = Lane(repo), owner_proc().pid
+    res = run_in(lane, "A", pid, "fsck", "--no-progress")
+    assert res.returncode == 0 and b"missing" not in res.stdout + res.stderr, res.stdout + res.stderr
+    res = run_in(lane, "A", pid, "commit", "-q", "--allow-empty", "-m", "root")
+    assert res.returncode == 0, res.stderr.decode()
+    lane.fsck()
+
+
+def test_a_read_with_an_unreadable_head_gets_gits_own_error(lane: Lane, owner_proc) -> None:  # type: ignore[no-untyped-def]
+    pid = owner_proc().pid
+    assert run_in(lane, "A", pid, "status").returncode == 0
+    head = lane.path / ".git" / "HEAD"
+    saved = head.read_text()
+    head.write_text("0" * 40 + "\n")
+    try:
+        res = run_in(lane, "A", pid, "fsck", "--no-progress", GIT_DIR=".git")
+        assert b"gitlane:" not in res.stderr and b"HEAD" in res.stderr, res.stderr
+        assert res.returncode != 0
+    finally:
+        head.write_text(saved)

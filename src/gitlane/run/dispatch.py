@@ -91,7 +91,12 @@ def _run_read(s: Session, inv: Invocation) -> NoReturn:
     from gitlane.session import refresh
     if _own_writer_busy(s):
         proc.exec_(inv.real_argv(), s.git_env(os.environ, GIT_OPTIONAL_LOCKS="0"))
-    if not refresh.ensure(s, inv.holder(s.name), inv.line, reading=True):
+    from gitlane.errors import GitError
+    try:
+        ready = refresh.ensure(s, inv.holder(s.name), inv.line, reading=True)
+    except GitError:  # HEAD or the base is unreadable: let git say what it says about it
+        ready = False
+    if not ready:
         if not s.index.exists():  # a read-only repository this session never wrote
             passthrough(inv.real, inv.argv, GIT_OPTIONAL_LOCKS="0")
         proc.exec_(inv.real_argv(), s.git_env(os.environ, GIT_OPTIONAL_LOCKS="0"))

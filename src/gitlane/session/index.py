@@ -79,8 +79,12 @@ class SessionIndex:
 
     def _fill(self, tmp: str, head: str | None, meanwhile: Callable[[], None]) -> None:
         shared = os.path.join(self.git.repo.git_dir, "index")
-        if not head or not os.path.exists(shared):
-            self.git.read_tree(tmp, head or "--empty")
+        if not head:
+            _write_empty(tmp, self.git.repo.empty_tree())
+            meanwhile()
+            return
+        if not os.path.exists(shared):
+            self.git.read_tree(tmp, head)
             meanwhile()
             return
         files.link_or_copy(shared, tmp)  # 30k files: a 3 MB copy saved
@@ -238,3 +242,14 @@ def recover(si: SessionIndex, name: str) -> str:
     si.git.read_tree(tmp, tree)
     si._commit(tmp, base or si.git.repo.empty_tree())
     return f"its index was corrupt (kept as {aside}); staged work was restored from {snapshot.ref_name(name)}"
+
+
+def _write_empty(path: str, empty_tree: str) -> None:
+    """An index with no entries and no cache-tree, as plain git would have none
+    at all on an unborn branch. `read-tree --empty` records the empty tree in a
+    cache-tree, and that object is not in the repository: fsck then reports it
+    missing."""
+    import hashlib
+    body = b"DIRC" + (2).to_bytes(4, "big") + (0).to_bytes(4, "big")
+    digest = hashlib.sha256 if len(empty_tree) == 64 else hashlib.sha1
+    files.write_atomic(path, body + digest(body).digest(), durable=False)
