@@ -114,3 +114,21 @@ def test_a_read_with_an_unreadable_head_gets_gits_own_error(lane: Lane, owner_pr
         assert res.returncode != 0
     finally:
         head.write_text(saved)
+
+
+def test_reset_patch_keeps_what_its_apply_child_wrote(lane: Lane, owner_proc) -> None:  # type: ignore[no-untyped-def]
+    """`reset -p` rewrites the index twice (its `apply --cached` child, then
+    itself); the second file may reuse the first's inode: still a new version."""
+    pid = owner_proc().pid
+    for n in range(3):                       # inode reuse is likely, not certain: try a few times
+        stage(lane, "A", pid, {"a1": f"staged {n}\n", "b1": f"also {n}\n"})
+        res = subprocess.run([str(lane_shim()), "reset", "-p"], cwd=lane.path, input=b"y\nn\n",
+                             capture_output=True, env={**os.environ, **_session_env("A", pid)})
+        assert res.returncode == 0, res.stderr.decode()
+        assert lane.staged("A") == {"b1"}, (n, res.stdout.decode())
+        assert run_in(lane, "A", pid, "reset", "-q").returncode == 0
+
+
+def _session_env(session: str, pid: int) -> dict[str, str]:
+    from gitlane.testing.processes import lane_env
+    return lane_env(session, pid)
