@@ -132,3 +132,16 @@ def test_reset_patch_keeps_what_its_apply_child_wrote(lane: Lane, owner_proc) ->
 def _session_env(session: str, pid: int) -> dict[str, str]:
     from gitlane.testing.processes import lane_env
     return lane_env(session, pid)
+
+
+def test_worktree_add_in_a_session_checks_out_into_the_new_worktree(lane: Lane, owner_proc, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    pid = owner_proc().pid
+    assert run_in(lane, "A", pid, "status").returncode == 0
+    before = lane.session_index("A").read_bytes()
+    res = run_in(lane, "A", pid, "worktree", "add", "-q", str(tmp_path / "wt"), "-b", "topic")
+    assert res.returncode == 0, res.stderr.decode()
+    assert lane.session_index("A").read_bytes() == before
+    assert (lane.path / ".git" / "worktrees" / "wt" / "index").is_file()
+    res = subprocess.run([real_git(), "status", "--porcelain"], cwd=tmp_path / "wt", capture_output=True,
+                         env=plain_env())
+    assert res.stdout == b"", res.stdout

@@ -24,10 +24,10 @@ from gitlane.run.invocation import Invocation
 from gitlane.session import Session
 
 
-# clone checks out into the new repository's index, which GIT_INDEX_FILE would
-# replace with ours: the clone's entries (objects of another repository) would
-# land in this session's index.
-_NEW_REPOSITORY = frozenset(("clone", "init"))
+# clone and `worktree add` check out into the new repository's (worktree's)
+# index, which an inherited GIT_INDEX_FILE would replace with ours: the new
+# checkout's entries would land in this session's index.
+_NEW_REPOSITORY = frozenset(("clone", "init", "worktree"))
 
 
 def main() -> None:
