@@ -88,20 +88,27 @@ def _run_read(s: Session, inv: Invocation) -> NoReturn:
     `status` may refresh the stat cache (a content-neutral write, serialised
     by git's own index.lock), so it never slows down as files are touched;
     everything else runs without optional locks."""
-    from gitlane.session import refresh
-    if _own_writer_busy(s):
-        proc.exec_(inv.real_argv(), s.git_env(os.environ, GIT_OPTIONAL_LOCKS="0"))
     from gitlane.errors import GitError
+    from gitlane.session import refresh
+    from gitlane.shared.locks import Yielded
+    plain = s.git_env(os.environ, GIT_OPTIONAL_LOCKS="0")
+    own = _own_writer(s)
     try:
-        ready = refresh.ensure(s, inv.holder(s.name), inv.line, reading=True)
+        ready = refresh.ensure(s, inv.holder(s.name), inv.line, reading=True, yield_to=own)
     except GitError:  # HEAD or the base is unreadable: let git say what it says about it
         ready = False
+    except Yielded:
+        proc.exec_(inv.real_argv(), plain)
     if not ready:
         if not s.index.exists():  # a read-only repository this session never wrote
             passthrough(inv.real, inv.argv, GIT_OPTIONAL_LOCKS="0")
-        proc.exec_(inv.real_argv(), s.git_env(os.environ, GIT_OPTIONAL_LOCKS="0"))
+        proc.exec_(inv.real_argv(), plain)
     extra = {} if inv.command == "status" else {"GIT_OPTIONAL_LOCKS": "0"}
-    proc.exec_(inv.real_argv(), s.git_env(os.environ, **extra), pass_fds=refresh.read_lock_fds(s))
+    try:
+        fds = refresh.read_lock_fds(s, yield_to=own)
+    except Yielded:
+        proc.exec_(inv.real_argv(), plain)
+    proc.exec_(inv.real_argv(), s.git_env(os.environ, **extra), pass_fds=fds)
 
 
 def _run_other(s: Session, inv: Invocation) -> NoReturn:
@@ -110,23 +117,26 @@ def _run_other(s: Session, inv: Invocation) -> NoReturn:
     if facts.relevant(inv):
         from gitlane.run import stage
         stage.guarded_other(s, inv)
-    if _own_writer_busy(s):
+    from gitlane.shared.locks import Yielded
+    own = _own_writer(s)
+    try:
+        refresh.ensure(s, inv.holder(s.name), inv.line, reading=False, yield_to=own)
+        fds = refresh.read_lock_fds(s, yield_to=own)
+    except Yielded:
         proc.exec_(inv.real_argv(), s.git_env(os.environ))
-    refresh.ensure(s, inv.holder(s.name), inv.line, reading=False)
     from gitlane.run import pruning
     if inv.command in pruning.PRUNING:
-        pruning.run(s.git, inv.real_argv(), s.git_env(os.environ), skip=s.dir, pass_fds=refresh.read_lock_fds(s))
-    proc.exec_(inv.real_argv(), s.git_env(os.environ), pass_fds=refresh.read_lock_fds(s))
+        pruning.run(s.git, inv.real_argv(), s.git_env(os.environ), skip=s.dir, pass_fds=fds)
+    proc.exec_(inv.real_argv(), s.git_env(os.environ), pass_fds=fds)
 
 
-def _own_writer_busy(s: Session) -> bool:
-    """A git of this same session holds the session lock exclusively: a
-    pipeline partner (`git ls-files -s | git update-index --index-info`, a
-    loop of `git hash-object -w` feeding it) or a nested git. Waiting would
-    deadlock; plain git's readers never wait for index.lock either, so we run
-    on the index as it is (git replaces it only by rename), without a rebase."""
-    from gitlane.shared import locks
-    if not locks.is_held(s.lock_path):
-        return False
-    holder = locks.read_holder(s.lock_path)
-    return holder is not None and holder["session"] == s.name
+def _own_writer(s: Session):  # type: ignore[no-untyped-def]
+    """For locks.acquire's yield_to: is the session lock held by a writer of
+    this same session? Then it is a pipeline partner (`git ls-files -s | git
+    update-index --index-info`, a loop of `git hash-object -w` feeding it) or
+    a nested git, and waiting would deadlock. Plain git's readers never wait
+    for index.lock either: we run on the index as it is (git replaces it only
+    by rename), without a rebase."""
+    def own(holder: dict[str, str] | None) -> bool:
+        return holder is not None and holder.get("session") == s.name
+    return own
