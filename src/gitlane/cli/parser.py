@@ -19,8 +19,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "adopt": ("recover", "move a dead session's staged work into this session"),
     "gc": ("recover", "prune dead sessions with nothing staged"),
     "doctor": ("doctor", "check and repair locks, sessions, indexes, PATH"),
-    "hook": ("hooks", "agent hooks (Claude Code): session-start, pre-tool-use, ..."),
-    "install": ("install", "install agent integrations (`gitlane install claude`)"),
+    "hook": ("hooks", "agent hooks (Claude Code, Codex CLI, Gemini CLI): session-start, pre-tool-use, ..."),
+    "install": ("install", "install agent hooks: `gitlane install claude|codex|gemini`"),
     "uninstall": ("install", "remove agent integrations"),
     "demo": ("demo", "watch several agents commit at once, with and without gitlane"),
 }
