@@ -68,7 +68,6 @@ def run_session(tmp: Path, bin_dir: Path) -> None:
     assert {p.name: p.stat().st_mtime_ns for p in shim.iterdir()} == before  # idempotent
 
 
-@pytest.mark.slow
 def test_pip_install_into_a_venv_then_a_session_through_the_generated_shim(tmp_path: Path) -> None:
     src = source_copy(tmp_path)
     venv = tmp_path / "venv"
@@ -82,7 +81,6 @@ def test_pip_install_into_a_venv_then_a_session_through_the_generated_shim(tmp_p
     run_session(tmp_path, venv / "bin")
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("tool", ["pipx", "uv"])
 def test_installed_as_a_tool(tmp_path: Path, tool: str) -> None:
     exe = shutil.which(tool)

@@ -11,6 +11,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "prompt": ("prompt", "print a short prompt segment for the current session"),
     "status": ("status", "sessions, staged paths, reservations, shared state"),
     "sessions": ("status", "list sessions, live and dead"),
+    "top": ("top", "a live view: sessions, staged and edited paths, lock waits, commits, refusals"),
     "who": ("who", "who owns these paths"),
     "reserve": ("reserve", "reserve paths by glob for this session"),
     "release": ("reserve", "release reservations"),

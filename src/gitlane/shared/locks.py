@@ -199,3 +199,54 @@ def is_held(path: str) -> bool:
         return True
     finally:
         os.close(fd)
+
+
+# --- looking at a lock without taking it (`gitlane top`) -----------------------------
+
+def probe(path: str) -> tuple[int | None, tuple[int, int] | None]:
+    """(pid holding the record lock or None, (device, inode) or None when the
+    file is not there), without taking anything: fcntl(F_GETLK) reports the
+    holder of a conflicting lockf, and every holder of ours holds one (_try).
+    Closing our descriptor drops only locks this process holds: none."""
+    import struct
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
+    except OSError:
+        return None, None
+    try:
+        st = os.fstat(fd)
+        fmt = "hhqqi"  # struct flock on Linux and the BSDs' field order, native alignment
+        query = struct.pack(fmt, fcntl.F_WRLCK, os.SEEK_SET, 0, 0, 0)
+        try:
+            kind, _, _, _, pid = struct.unpack(fmt, fcntl.fcntl(fd, fcntl.F_GETLK, query))
+        except OSError:
+            return None, (st.st_dev, st.st_ino)
+        return (pid if kind != fcntl.F_UNLCK and pid > 0 else None), (st.st_dev, st.st_ino)
+    finally:
+        os.close(fd)
+
+
+def waiters(files: "set[tuple[int, int]]", table: str | None = None) -> dict[tuple[int, int], list[int]]:
+    """{(device, inode): [pids asleep waiting for a lock on that file]}, from
+    /proc/locks (Linux; empty elsewhere), whose `->` lines are blocked
+    requests: reading it takes no lock."""
+    if table is None:
+        try:
+            with open("/proc/locks", encoding="ascii", errors="replace") as f:
+                table = f.read()
+        except OSError:
+            return {}
+    out: dict[tuple[int, int], list[int]] = {}
+    for line in table.splitlines():
+        fields = line.split()
+        if len(fields) < 7 or fields[1] != "->":
+            continue
+        try:
+            pid = int(fields[5])
+            major, minor, inode = fields[6].split(":")
+            key = (os.makedev(int(major, 16), int(minor, 16)), int(inode))
+        except ValueError:
+            continue
+        if key in files and pid not in out.setdefault(key, []):
+            out[key].append(pid)
+    return {k: v for k, v in out.items() if v}
