@@ -126,6 +126,9 @@ def _pre_edit(ev: Event, path: str) -> dict[str, Any] | None:
     reason = (f"{os.fsdecode(rel)} is {found[0][1].describe()}. Edit other files, or ask that session "
               f"to commit or release it (`gitlane who {os.fsdecode(rel)}`).")
     policy = (env.git.config("lane.editPolicy") or "deny").lower()
+    if policy != "warn":  # the refusal feed of `gitlane top` and `gitlane log --event refuse`
+        from gitlane.shared import db
+        db.audit(env.conn, "refuse", name, argv=f"{ev.tool} {os.fsdecode(rel)}", detail=reason)
     if policy == "warn":
         return {"systemMessage": f"gitlane: {reason}",
                 "hookSpecificOutput": {"hookEventName": "PreToolUse", "additionalContext": f"Warning: {reason}"}}
