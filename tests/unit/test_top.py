@@ -106,3 +106,12 @@ def test_view_renders_every_part() -> None:
                  "global lock: held by s1 (pid 10, `git commit -m x`", "waiting  s2 (pid 11",
                  "refuse  Edit e.py", "e.py is owned by s1"):
         assert want in text, (want, text)
+
+
+def test_rich_is_imported_by_top_alone() -> None:
+    """rich is a dependency of `gitlane top` only: no other module names it."""
+    import re
+    src = Path(__file__).resolve().parents[2] / "src" / "gitlane"
+    users = sorted(str(p.relative_to(src)) for p in src.rglob("*.py")
+                   if re.search(r"^\s*(from rich[. ]|import rich)", p.read_text(), re.M))
+    assert users == ["cli/top.py"]
