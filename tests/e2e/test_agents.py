@@ -195,6 +195,11 @@ def test_codex_apply_patch_claims_and_a_peers_path_is_denied(lane: Lane, owner_p
     assert "b.txt" in out["hookSpecificOutput"]["permissionDecisionReason"]
     assert set(out["hookSpecificOutput"]) == {"hookEventName", "permissionDecision", "permissionDecisionReason"}
     assert answer(run_hook(lane, cmd["PreToolUse"], codex_tool(lane, "PreToolUse", "Bash", "ls"))) is None
+    # a patch naming a free file and a peer's file: denied, and the free one is not claimed either
+    patch = "*** Begin Patch\n*** Add File: other.py\n+y\n*** Update File: b.txt\n@@\n-peer\n+x\n*** End Patch\n"
+    out = answer(run_hook(lane, cmd["PreToolUse"], codex_tool(lane, "PreToolUse", "apply_patch", patch)))
+    assert out["hookSpecificOutput"]["permissionDecision"] == "deny"
+    assert claims(lane) == [("b.txt", "peer", "staged"), ("free.py", CODEX_SID, "edit")]
 
 
 def gemini(lane: Lane, event: str, **fields: Any) -> dict[str, Any]:

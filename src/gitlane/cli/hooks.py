@@ -95,6 +95,10 @@ def session_start(ev: Event) -> dict[str, Any]:
 def pre_tool_use(ev: Event) -> dict[str, Any] | None:
     if ev.is_shell and ev.agent == "gemini":
         return _gemini_shell(ev)
+    for path in ev.paths:  # every path is checked before any is claimed: a refusal changes nothing
+        out = _pre_edit(ev, path, claim=False)
+        if out is not None:
+            return out
     for path in ev.paths:
         out = _pre_edit(ev, path)
         if out is not None:
@@ -110,7 +114,7 @@ def _gemini_shell(ev: Event) -> dict[str, Any]:
     return {"hookSpecificOutput": {"tool_input": {"command": shell_prefix(shim_dir(), _session(ev)) + (ev.command or "")}}}
 
 
-def _pre_edit(ev: Event, path: str) -> dict[str, Any] | None:
+def _pre_edit(ev: Event, path: str, claim: bool = True) -> dict[str, Any] | None:
     name = _session(ev)
     env = _env_for(path)
     if env is None:
@@ -121,7 +125,8 @@ def _pre_edit(ev: Event, path: str) -> dict[str, Any] | None:
     from gitlane.shared import claims
     found = claims.find(env.conn, env.repo.worktree_id, name, [rel], claims.alive_checker(env.conn))
     if not found:
-        _claim(env, name, rel, ev.label)
+        if claim:
+            _claim(env, name, rel, ev.label)
         return None
     reason = (f"{os.fsdecode(rel)} is {found[0][1].describe()}. Edit other files, or ask that session "
               f"to commit or release it (`gitlane who {os.fsdecode(rel)}`).")
