@@ -92,8 +92,7 @@ def _check_db(rep: Report, env, repair: bool):  # type: ignore[no-untyped-def]
     path = db.path(env.repo.state_dir())
     try:
         conn = db.connect(env.repo.state_dir())
-        ok = conn.execute("PRAGMA quick_check").fetchone()[0] == "ok"
-        if ok:
+        if db.quick_check(conn):
             rep.add("ok", f"state database: {path}")
             return conn
         conn.close()
