@@ -65,9 +65,7 @@ def open_readonly(state_dir: str):  # type: ignore[no-untyped-def]
     path = os.path.join(state_dir, layout.DB)
     if not os.path.isfile(path):
         return None
-    conn = db.sqlite3.connect(f"file:{pathname2url(path)}?mode=ro", uri=True, timeout=2, isolation_level=None)
-    conn.execute("PRAGMA query_only = 1")
-    return conn
+    return db.connect_readonly(f"file:{pathname2url(path)}?mode=ro")
 
 
 def collect(repo: Repo, git: Git, now: float | None = None) -> dict[str, Any]:
@@ -98,13 +96,11 @@ def collect(repo: Repo, git: Git, now: float | None = None) -> dict[str, Any]:
 
 
 def _read_db(conn, now: float) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    from gitlane.shared import claims, sessions
+    from gitlane.shared import claims, db, sessions
     owned = claims.by_session(conn)
     reservations = claims.reservations(conn, now)
     commits: dict[str, list[dict[str, Any]]] = {}
-    for sess, commit, when in conn.execute(
-            "SELECT session, commit_id, time FROM audit WHERE commit_id IS NOT NULL AND session IS NOT NULL "
-            "ORDER BY id DESC LIMIT 500"):
+    for sess, commit, when in db.recent_commits(conn, 500):
         mine = commits.setdefault(sess, [])
         if len(mine) < COMMITS_PER_SESSION and all(c["commit"] != commit for c in mine):
             mine.append(dict(commit=commit, age=now - when))
@@ -117,11 +113,8 @@ def _read_db(conn, now: float) -> dict[str, Any]:  # type: ignore[no-untyped-def
                            edits=[os.fsdecode(p) for p in mine.get(claims.EDIT, [])],
                            reservations=[r.pattern for r in reservations if r.session == rec.name],
                            commits=commits.get(rec.name, [])))
-    placeholders = ", ".join("?" * len(REFUSAL_EVENTS))
     refusals = [dict(age=now - t, session=s, event=e, command=a or "", detail=d or "")
-                for t, s, e, a, d in conn.execute(
-                    f"SELECT time, session, event, argv, detail FROM audit WHERE event IN ({placeholders}) "
-                    "OR event LIKE 'refus%' ORDER BY id DESC LIMIT 8", REFUSAL_EVENTS)]
+                for t, s, e, a, d in db.recent_refusals(conn, REFUSAL_EVENTS, 8)]
     return dict(sessions=listed, refusals=refusals,
                 reservations=[dict(session=r.session, pattern=r.pattern, exclusive=r.exclusive,
                                    left=r.expires - now, reason=r.reason) for r in reservations])

@@ -142,6 +142,27 @@ def audit_records(conn: sqlite3.Connection, session: str | None = None, event: s
                         "ORDER BY id DESC LIMIT ?", (*params, max(1, limit))).fetchall()
 
 
+def connect_readonly(uri: str) -> sqlite3.Connection:
+    """A read-only connection (`gitlane top`): it takes no write lock, and a
+    reader that closes last leaves the -wal file for the next writer."""
+    conn = sqlite3.connect(uri, uri=True, timeout=2, isolation_level=None)
+    conn.execute("PRAGMA query_only = 1")
+    return conn
+
+
+def recent_commits(conn: sqlite3.Connection, limit: int) -> list[tuple[str, str, float]]:
+    """(session, commit, time) of the newest audit rows naming a commit, newest first."""
+    return conn.execute("SELECT session, commit_id, time FROM audit WHERE commit_id IS NOT NULL "
+                        "AND session IS NOT NULL ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+
+
+def recent_refusals(conn: sqlite3.Connection, events: tuple[str, ...], limit: int) -> list[tuple]:
+    """(time, session, event, argv, detail) of the newest refusals, newest first."""
+    marks = ", ".join("?" * len(events))
+    return conn.execute(f"SELECT time, session, event, argv, detail FROM audit WHERE event IN ({marks}) "
+                        "OR event LIKE 'refus%' ORDER BY id DESC LIMIT ?", (*events, limit)).fetchall()
+
+
 def quick_check(conn: sqlite3.Connection) -> bool:
     """sqlite's own consistency check (`gitlane doctor`)."""
     return conn.execute("PRAGMA quick_check").fetchone()[0] == "ok"
