@@ -176,10 +176,12 @@ def test_stamp_of() -> None:
 
 
 @pytest.mark.parametrize("word", ["--amend", "--amen", "--am"])
-def test_an_abbreviated_amend_of_someone_elses_commit_is_refused(lane: Lane, a: Session, word: str) -> None:
+def test_an_abbreviated_amend_of_someone_elses_commit_is_refused(lane: Lane, a: Session, word: str,
+                                                                conn: db.Connection, owner_proc) -> None:  # type: ignore[no-untyped-def]
     """git takes any unambiguous prefix of a long option (`--amen`, `--am`
     are --amend), so the history guard must too: the base commit was made by
-    a person, and amending it is refused before git runs."""
+    a person, and with a live peer amending it is refused before git runs."""
+    sessions.register(conn, "Z", {"GITLANE_SESSION_PID": str(owner_proc().pid)}, str(lane.path))
     head = lane.head()
     with pytest.raises(Fatal) as exc:
         run_commit(a, f"commit -q {word} --no-edit")
