@@ -145,3 +145,18 @@ def test_worktree_add_in_a_session_checks_out_into_the_new_worktree(lane: Lane, 
     res = subprocess.run([real_git(), "status", "--porcelain"], cwd=tmp_path / "wt", capture_output=True,
                          env=plain_env())
     assert res.stdout == b"", res.stdout
+
+
+def test_gc_in_a_session_keeps_what_a_person_staged_in_git_index(lane: Lane, owner_proc) -> None:  # type: ignore[no-untyped-def]
+    """In a session the session index replaces .git/index in git's walk: what
+    .git/index alone stages must survive the session's gc --prune=now too."""
+    pid = owner_proc().pid
+    assert run_in(lane, "A", pid, "status").returncode == 0
+    lane.write("p1", "a person's staged work\n")
+    subprocess.run([real_git(), "add", "p1"], cwd=lane.path, env=plain_env(), check=True)
+    blob = lane.plain("hash-object", "p1").stdout.decode().strip()
+    lane.write("p1", "changed on disk\n")
+    res = run_in(lane, "A", pid, "gc", "--prune=now", "-q")
+    assert res.returncode == 0, res.stderr.decode()
+    assert lane.plain("cat-file", "-t", blob).stdout == b"blob\n"
+    assert lane.plain("for-each-ref", "refs/gitlane").stdout == b""

@@ -26,6 +26,8 @@ def run(git: Git, argv: Sequence[str], env: Mapping[str, str], skip: str | None 
         pass_fds: Sequence[int] = ()) -> NoReturn:
     from gitlane.session import snapshot
     written = snapshot.protect_all(git, skip)
+    if skip is not None:
+        written += snapshot.protect_shared_index(git)
     try:
         status = proc.call(argv, env, pass_fds)
     finally:

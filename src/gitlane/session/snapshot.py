@@ -92,10 +92,35 @@ def protect_all(git: "Git", skip: str | None = None) -> list[tuple[str, str]]:
     return written
 
 
+def protect_shared_index(git: "Git") -> list[tuple[str, str]]:
+    """In a session git walks the session index instead of this worktree's
+    .git/index (revision.c skips the current worktree's index file): what a
+    person staged there gets a ref, INDEX_REF, for as long as the gc runs."""
+    index = os.path.join(git.repo.git_dir, "index")
+    if not os.path.isfile(index):
+        return []
+    tree = git.write_tree(index)
+    head = git.resolve_commit("HEAD")
+    if tree is None or tree == (git.resolve_tree(head) if head else git.repo.empty_tree()):
+        return []
+    stamp = f"{int(time.time())} +0000"
+    body = (f"tree {tree}\n" + (f"parent {head}\n" if head else "")
+            + f"author gitlane <gitlane@localhost> {stamp}\ncommitter gitlane <gitlane@localhost> {stamp}\n\n"
+            + "gitlane: what .git/index stages, kept through a gc\n")
+    commit = git.write_object("commit", body.encode())
+    git.run("update-ref", INDEX_REF, commit)
+    return [(INDEX_REF, commit)]
+
+
+INDEX_REF = "refs/gitlane/index"
+
+
 def unprotect(git: "Git", written: list[tuple[str, str]]) -> None:
     """Drop the refs protect_all wrote, unless their session rewrote them since."""
     for name, commit in written:
-        if git.resolve_commit(ref_name(name)) == commit:
+        if name == INDEX_REF:
+            git.delete_ref(INDEX_REF)
+        elif git.resolve_commit(ref_name(name)) == commit:
             drop(git, name)
 
 
