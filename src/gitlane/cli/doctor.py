@@ -13,7 +13,7 @@ from gitlane.cli.common import add_json, emit_json, open_env
 from gitlane.errors import Fatal, StateError
 from gitlane.git import realgit
 from gitlane.session import index as session_index
-from gitlane.session import snapshot
+from gitlane.session import repair
 from gitlane.shared import claims, db, git_locks, locks, sessions
 
 
@@ -195,20 +195,27 @@ def _check_one(rep: Report, env, conn, name: str, si: session_index.SessionIndex
             if rep.fix:
                 files.remove(os.path.join(si.sdir, tmp))
             rep.add("warn", f"session {name}: leftover temporary file {tmp}", "gitlane doctor --fix removes it", rep.fix)
+    if repair.index_missing(si):
+        if rep.fix:
+            rep.add("error", f"session {name}: {repair.recover_missing_index(si, name)}", fixed=True)
+        else:
+            rep.add("error", f"session {name}: its index is missing", "gitlane doctor --fix restores it from its snapshot ref")
+            return
     if not os.path.exists(si.path):
         return
     if session_index.is_corrupt(si.path):
         if rep.fix:
-            rep.add("error", f"session {name}: {session_index.recover(si, name)}", fixed=True)
+            rep.add("error", f"session {name}: {repair.recover_index(si, name)}", fixed=True)
         else:
             rep.add("error", f"session {name}: index is corrupt", "gitlane doctor --fix rebuilds it from its snapshot ref")
         return
+    problem = repair.base_problem(si) or (None if repair.base_is_commit(si) else
+                                          f"its base {si.base()} is not a commit in this repository")
+    if problem:
+        _check_base(rep, name, si, problem)
+        if not rep.items[-1]["fixed"]:
+            return
     base = si.base()
-    if base and base != env.repo.empty_tree() and not env.git.is_commit(base):
-        snap = snapshot.read(env.git, name)
-        rep.add("error", f"session {name}: its base {base[:10]} no longer exists",
-                f"`gitlane export {name}` may still work" + (f"; its snapshot is {snapshot.ref_name(name)}" if snap else ""))
-        return
     staged = env.git.changed_paths(si.path, base or env.repo.empty_tree())
     if rec is None:
         rep.add("warn", f"session {name}: orphaned index (not in the database), {len(staged)} staged",
@@ -225,6 +232,18 @@ def _check_one(rep: Report, env, conn, name: str, si: session_index.SessionIndex
         rep.add("info", f"session {name} is {'ended' if rec.ended else 'dead'} with nothing staged", "gitlane gc prunes it")
     else:
         rep.add("ok", f"session {name}: live (pid {rec.pid}), {len(staged)} staged")
+
+
+def _check_base(rep: Report, name: str, si: session_index.SessionIndex, problem: str) -> None:
+    """Damage to the base file: --fix recovers it from the snapshot, or, when
+    nothing can tell the base, keeps the index aside and starts over."""
+    if not rep.fix:
+        rep.add("error", f"session {name}: {problem}", "gitlane doctor --fix recovers it from the session's snapshot ref")
+        return
+    try:
+        rep.add("error", f"session {name}: {repair.recover_base(si, name, problem)}", fixed=True)
+    except StateError:
+        rep.add("error", f"session {name}: {repair.start_over(si, problem)}", fixed=True)
 
 
 def _pid_alive(pid: int) -> bool:

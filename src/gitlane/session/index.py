@@ -219,22 +219,3 @@ def is_corrupt(path: str) -> bool:
     if len(data) < 32 or data[:4] != b"DIRC" or int.from_bytes(data[4:8], "big") not in (2, 3, 4):
         return True
     return hashlib.sha1(data[:-20]).digest() != data[-20:] and hashlib.sha256(data[:-32]).digest() != data[-32:]
-
-
-def recover(si: SessionIndex, name: str) -> str:
-    """Move a corrupt index aside and rebuild it from the session's snapshot
-    ref (tree = staged content, parent = base), or from HEAD when it has none.
-    Returns a sentence saying what happened."""
-    import time
-    from gitlane.session import snapshot
-    aside = f"{si.path}.corrupt-{int(time.time())}"
-    os.replace(si.path, aside)
-    snap = snapshot.read(si.git, name)
-    if snap is None:
-        si.create()
-        return f"its index was corrupt (kept as {aside}); it had no staged snapshot, so it was reset to HEAD"
-    tree, base = snap
-    tmp = si._tmp()
-    si.git.read_tree(tmp, tree)
-    si._commit(tmp, base or si.git.repo.empty_tree())
-    return f"its index was corrupt (kept as {aside}); staged work was restored from {snapshot.ref_name(name)}"

@@ -9,7 +9,7 @@ TYPE_CHECKING = False
 from gitlane import files, layout
 from gitlane.errors import GitError, ReadOnly, StateError
 from gitlane.session import index as session_index
-from gitlane.session import isolation
+from gitlane.session import isolation, repair
 from gitlane.shared import locks
 
 if TYPE_CHECKING:
@@ -89,18 +89,26 @@ def update(s: Session, reading: bool) -> None:
     # git 2.39 does not verify the index checksum when reading, so damage
     # behind a good header would be committed: writers pay for a full check.
     if session_index.looks_broken(si.path) or not session_index.verified(si.path):
-        _recover(s)
+        _say(s, repair.recover_index(si, s.name))
+    if repair.index_missing(si):
+        _say(s, repair.recover_missing_index(si, s.name))
+    problem = repair.base_problem(si)
+    if problem:
+        _say(s, repair.recover_base(si, s.name, problem))
     try:
         _update(s, reading)
     except GitError:
-        if not session_index.is_corrupt(si.path):
+        if session_index.is_corrupt(si.path):
+            _say(s, repair.recover_index(si, s.name))
+        elif not repair.base_is_commit(si):
+            _say(s, repair.recover_base(si, s.name, f"its base {si.base()} is not a commit"))
+        else:
             raise
-        _recover(s)
         _update(s, reading)
 
 
-def _recover(s: Session) -> None:
-    sys.stderr.write(f"gitlane: session {s.name}: {session_index.recover(s.index, s.name)}\n")
+def _say(s: Session, what: str) -> None:
+    sys.stderr.write(f"gitlane: session {s.name}: {what}\n")
     isolation.invalidate(s)
 
 
