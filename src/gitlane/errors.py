@@ -29,13 +29,17 @@ class GitError(Fatal):
 
 
 class StateError(Fatal):
-    """gitlane's state (its database or a state file) cannot be used."""
+    """gitlane's state (its database or a state file) cannot be used. `kind`
+    says why (shared.storage): only "damaged" calls for a repair."""
+
+    kind = "damaged"
 
 
-class ReadOnly(Fatal):
+class ReadOnly(StateError):
     """gitlane's state folder cannot be written (a read-only repository)."""
 
     def __init__(self, path: str, why: str) -> None:
+        self.kind = "read-only"
         super().__init__(f"cannot write gitlane state at {path}: {why}",
                          "the repository looks read-only: read commands still work in a session;\n"
                          "to change it, make it writable or unset GITLANE_SESSION", code=1)
@@ -62,5 +66,21 @@ def guarded(fn, *args) -> int:  # type: ignore[no-untyped-def]
     except Exception as exc:
         if os.environ.get("GITLANE_TRACE") == "1":
             raise
+        stored = _state_failure(exc)
+        if stored is not None:
+            return report(stored)
         return report(Fatal(f"internal error: {type(exc).__name__}: {exc}",
                             "rerun with GITLANE_TRACE=1 and report the traceback", 70))
+
+
+def _state_failure(exc: Exception) -> "Fatal | None":
+    """A full disk, a read-only file system, a refused permission or a busy or
+    damaged database met anywhere: said as what it is (shared.storage)."""
+    import errno
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM):
+        from gitlane.shared import storage
+        return storage.explain(exc, exc.filename or os.getcwd())
+    if type(exc).__module__ in ("sqlite3", "_sqlite3"):
+        from gitlane.shared import db, storage
+        return storage.explain(exc, db.last_path())
+    return None

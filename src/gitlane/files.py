@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 
 def copy_keep_stat(src: str, dst: str) -> None:
@@ -60,3 +61,15 @@ def remove(path: str) -> bool:
         return True
     except FileNotFoundError:
         return False
+
+
+def set_aside(path: str, why: str) -> str:
+    """Move a damaged file out of the way, never deleting it, under a name no
+    other recovery takes, even in the same second; returns that name."""
+    stem = f"{path}.{why}-{int(time.time())}"
+    target, n = stem, 1
+    while os.path.lexists(target):
+        n += 1
+        target = f"{stem}.{n}"
+    os.replace(path, target)
+    return target

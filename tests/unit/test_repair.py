@@ -92,11 +92,3 @@ def test_a_base_that_is_no_commit_is_damage(si: SessionIndex, git: Git) -> None:
     si.create()
     si.set_base(git.run("rev-parse", "HEAD^{tree}").out.decode().strip())
     assert repair.base_problem(si) is None and not repair.base_is_commit(si)
-
-
-def test_aside_never_overwrites(tmp_path: Path) -> None:
-    names = []
-    for n in range(3):
-        (tmp_path / "f").write_text(str(n))
-        names.append(repair.aside(str(tmp_path / "f"), "corrupt"))
-    assert len(set(names)) == 3 and sorted(Path(p).read_text() for p in names) == ["0", "1", "2"]

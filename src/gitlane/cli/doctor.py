@@ -14,7 +14,7 @@ from gitlane.errors import Fatal, StateError
 from gitlane.git import realgit
 from gitlane.session import index as session_index
 from gitlane.session import repair
-from gitlane.shared import claims, db, git_locks, locks, sessions
+from gitlane.shared import claims, db, git_locks, locks, sessions, storage
 
 
 class Report:
@@ -97,17 +97,36 @@ def _check_db(rep: Report, env, repair: bool):  # type: ignore[no-untyped-def]
         conn = db.connect(env.repo.state_dir())
         ok = conn.execute("PRAGMA quick_check").fetchone()[0] == "ok"
         if ok:
-            rep.add("ok", f"state database: {path}")
+            _check_db_writable(rep, path)
             return conn
         conn.close()
-    except StateError:
+    except StateError as exc:
+        if exc.kind != storage.DAMAGED:  # a full disk, a read-only mount, a busy database: not damage
+            rep.add("error", exc.what, exc.hint.replace("\n", " "))
+            return None
+    except db.DatabaseError:
         pass
+    if storage.intact(path):
+        rep.add("error", f"state database {path} passes its integrity check but cannot be used now",
+                "retry; it is not rebuilt, because nothing in it is damaged")
+        return None
     if not repair:
         rep.add("error", f"state database unreadable: {path}", "gitlane doctor --repair rebuilds it from the session folders")
         return None
     conn = rebuild_db(env)
     rep.add("error", "state database was unreadable: rebuilt from the session folders", fixed=True)
     return conn
+
+
+def _check_db_writable(rep: Report, path: str) -> None:
+    full, read_only, writable = storage.facts(path)
+    if full or read_only or not writable:
+        kind = storage.FULL if full else storage.READ_ONLY if read_only else storage.DENIED
+        exc = storage.explain(OSError(0, {storage.FULL: "no space left", storage.READ_ONLY: "read-only file system",
+                                          storage.DENIED: "not writable"}[kind]), path)
+        rep.add("error", exc.what, exc.hint.replace("\n", " "))
+    else:
+        rep.add("ok", f"state database: {path}")
 
 
 def rebuild_db(env):  # type: ignore[no-untyped-def]
@@ -120,7 +139,7 @@ def rebuild_db(env):  # type: ignore[no-untyped-def]
     for suffix in ("", "-wal", "-shm"):
         p = db.path(sdir) + suffix
         if os.path.exists(p):
-            os.replace(p, f"{p}.broken-{int(time.time())}")
+            files.set_aside(p, "broken")  # kept, never deleted
     conn = db.connect(sdir, repairing=True)
     root = env.repo.sessions_root()
     for name in sorted(os.listdir(root)) if os.path.isdir(root) else []:

@@ -10,10 +10,9 @@ and a `base` that is missing, empty, not a full object id, or not a commit.
 from __future__ import annotations
 
 import os
-import time
 TYPE_CHECKING = False
 
-from gitlane import layout
+from gitlane import files, layout
 from gitlane.errors import GitError, StateError
 from gitlane.session import snapshot
 
@@ -23,18 +22,6 @@ if TYPE_CHECKING:
 # How far back HEAD's history is searched for the commit an index without a
 # base and without a snapshot is built on (nothing staged: its tree is its base's).
 SEARCH_DEPTH = 200
-
-
-def aside(path: str, why: str) -> str:
-    """Move a damaged file out of the way under a name no other recovery
-    takes, even in the same second; returns that name."""
-    stem = f"{path}.{why}-{int(time.time())}"
-    target, n = stem, 1
-    while os.path.lexists(target):
-        n += 1
-        target = f"{stem}.{n}"
-    os.replace(path, target)
-    return target
 
 
 def base_problem(si: SessionIndex) -> str | None:
@@ -60,7 +47,7 @@ def base_is_commit(si: SessionIndex) -> bool:
 def recover_index(si: SessionIndex, name: str) -> str:
     """A corrupt index: keep it aside, rebuild it from the snapshot (or from
     HEAD when nothing was staged). Returns a sentence saying what happened."""
-    kept = aside(si.path, "corrupt")
+    kept = files.set_aside(si.path, "corrupt")
     snap = snapshot.read(si.git, name)
     if snap is None:
         si.create()
@@ -96,7 +83,7 @@ def recover_base(si: SessionIndex, name: str, problem: str) -> str:
             si.set_base(parent or si.git.repo.empty_tree())
             return f"{problem}; it was restored from {snapshot.ref_name(name)}"
         kept = _keep_base(si)
-        kept_index = aside(si.path, "damaged")
+        kept_index = files.set_aside(si.path, "damaged")
         _restore(si, snap)
         return (f"{problem} (kept as {kept}); staged work was restored from {snapshot.ref_name(name)}, "
                 f"the index it replaced is kept as {kept_index}")
@@ -113,14 +100,14 @@ def recover_base(si: SessionIndex, name: str, problem: str) -> str:
 def start_over(si: SessionIndex, problem: str) -> str:
     """doctor --fix for a base nothing can tell: keep index and base aside,
     start from HEAD. The old index's tree stays readable from the kept file."""
-    kept = aside(si.path, "damaged")
+    kept = files.set_aside(si.path, "damaged")
     _keep_base(si)
     si.create()
     return f"{problem}; the index was kept as {kept} and the session starts over from HEAD"
 
 
 def _keep_base(si: SessionIndex) -> str:
-    return aside(si.base_path, "damaged") if os.path.lexists(si.base_path) else ""
+    return files.set_aside(si.base_path, "damaged") if os.path.lexists(si.base_path) else ""
 
 
 def _restore(si: SessionIndex, snap: tuple[str, str | None]) -> None:

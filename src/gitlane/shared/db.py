@@ -61,18 +61,38 @@ def connect(state_dir: str, create: bool = True, repairing: bool = False) -> sql
         raise StateError(f"the gitlane state database {db} is missing",
                          "`gitlane doctor --repair` rebuilds it from the session folders "
                          "(staged work lives in the session indexes and is kept)")
+    _opened.append(db)
     try:
         os.makedirs(state_dir, exist_ok=True)
-        conn = sqlite3.connect(db, timeout=30, isolation_level=None)
-        conn.execute("PRAGMA busy_timeout = 30000")
+        wait = busy_timeout()
+        conn = sqlite3.connect(db, timeout=wait, isolation_level=None)
+        conn.execute(f"PRAGMA busy_timeout = {int(wait * 1000)}")
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
         _migrate(conn)
-    except sqlite3.DatabaseError as exc:
-        raise StateError(f"gitlane state database {db} is unreadable: {exc}",
-                         "run `gitlane doctor --repair` to rebuild it from the session folders "
-                         "(staged work lives in the session indexes and is kept)") from None
+    except (sqlite3.DatabaseError, OSError) as exc:
+        # A full disk or a read-only mount is not damage (shared.storage).
+        from gitlane.shared import storage
+        raise storage.explain(exc, db) from None
     return conn
+
+
+_opened: list[str] = []
+
+
+def busy_timeout() -> float:
+    """How long to wait for another process's write transaction: 30 s, or
+    GITLANE_LOCK_TIMEOUT when that is shorter (no git config here: this runs
+    before git is asked anything)."""
+    try:
+        return min(30.0, max(0.0, float(os.environ.get("GITLANE_LOCK_TIMEOUT", "30"))))
+    except ValueError:
+        return 30.0
+
+
+def last_path() -> str:
+    """The database this process opened last, for errors met after connect."""
+    return _opened[-1] if _opened else "state.db"
 
 
 def _migrate(conn: sqlite3.Connection) -> None:
