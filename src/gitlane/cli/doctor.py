@@ -180,17 +180,21 @@ def _check_locks(rep: Report, env, conn) -> None:  # type: ignore[no-untyped-def
     live = git_locks.repo_git_processes(env.repo)
     for path in paths:
         age = time.time() - os.lstat(path).st_mtime
-        if live or age < git_locks.GRACE:
-            rep.add("info", f"lock {path} ({age:.0f}s old) belongs to a running git: pid "
-                            + ", ".join(str(p) for p, _ in live[:3]))
+        if live:
+            rep.add("info", f"lock {path} ({int(age)}s old) belongs to a running git: "
+                            + ", ".join(f"pid {p} (`{cmd[:60]}`)" for p, cmd in live[:3]))
+            continue
+        if age < git_locks.GRACE:
+            rep.add("info", f"lock {path} is {age:.1f}s old and no git process runs here: "
+                            "a git may be starting; it is not touched", "run `gitlane doctor` again in a few seconds")
             continue
         fixed = False
         if rep.fix:
             files.remove(path)
             fixed = True
             if conn is not None:
-                db.audit(conn, "reclaim", env.name, detail=f"doctor removed {path} ({age:.0f}s old)")
-        rep.add("warn", f"stale lock {path} ({age:.0f}s old, no git process running here)",
+                db.audit(conn, "reclaim", env.name, detail=f"doctor removed {path} ({int(age)}s old)")
+        rep.add("warn", f"stale lock {path} ({int(age)}s old, no git process running here)",
                 "gitlane doctor --fix removes it", fixed)
     gl = os.path.join(env.repo.state_dir(), layout.GLOBAL_LOCK)
     if locks.is_held(gl):
