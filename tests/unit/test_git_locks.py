@@ -194,9 +194,6 @@ def test_clear_says_who_it_waits_for_then_reclaims_once_that_git_is_gone(repo: R
     assert not lock.exists() and [e for e, _ in audit] == ["reclaim"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: shared.git_locks._describe ends with a second ' runs': the wait notice and the timeout read "
-    "'held while pid N runs `git commit` runs'"))
 def test_the_holder_is_named_in_one_sentence() -> None:
     assert git_locks._describe([(5, "git commit -q")]) == "held while pid 5 runs `git commit -q`"
 
