@@ -85,6 +85,9 @@ def session_name(env: dict[bytes, bytes]) -> str | None:
     if not raw:
         return None
     name = raw.decode("utf-8", "surrogateescape")
+    pid = env.get(b"GITLANE_SESSION_PID")
+    if pid and layout.pid_problem(pid.decode("utf-8", "surrogateescape")):
+        return None  # the full path says what is wrong with it
     return None if layout.name_problem(name) else name
 
 

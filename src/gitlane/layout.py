@@ -79,6 +79,16 @@ def name_problem(name: str) -> str | None:
     return None
 
 
+def pid_problem(raw: str) -> str | None:
+    """Why GITLANE_SESSION_PID cannot name the session's owner, or None. A
+    session owned by no running process would protect nothing, silently."""
+    if not (raw.isascii() and raw.isdigit()) or int(raw) <= 0:
+        return "it is not a positive process id"
+    if not pid_exists(int(raw)):
+        return "no process with that id is running"
+    return None
+
+
 def _shown(ch: str) -> str:
     return "'" + shown(ch) + "'"
 

@@ -221,3 +221,40 @@ def test_huge_argument_list(pair, count: int) -> None:
     assert len(lane.commit_files("HEAD")) == count
     assert lane.plain("cat-file", "blob", f"HEAD:{names[count // 2]}").stdout == f"{names[count // 2]}\n".encode()
     assert lane.staged("A") == set()
+
+
+# --- GITLANE_SESSION_PID: a positive pid of a running process, or a clear error ------------------
+
+def _gone_pid() -> int:
+    p = subprocess.Popen(["true"])
+    p.wait()
+    return p.pid
+
+
+@pytest.mark.parametrize("raw, problem", [
+    ("abc", "it is not a positive process id"),
+    ("0", "it is not a positive process id"),
+    ("-5", "it is not a positive process id"),
+    (" 12", "it is not a positive process id"),
+    ("١٢", "it is not a positive process id"),          # Unicode digits are not a pid
+    ("gone", "no process with that id is running"),
+])
+@pytest.mark.parametrize("args", [["status"], ["add", "a1"], ["commit", "-q", "-m", "x"], ["lane", "status"]])
+def test_invalid_owner_pid_is_a_clear_error_and_changes_nothing(pair, raw: str, problem: str, args: list[str]) -> None:
+    lane, a, b = pair
+    res = run_in(lane, "A", a, "add", "README")            # A exists, owned by a live process
+    assert res.returncode == 0, res.stderr.decode()
+    lane.write("a1", "one\n")
+    pid = str(_gone_pid()) if raw == "gone" else raw
+    state = lane.path / ".git" / "gitlane"
+    before = {p: p.read_bytes() for p in state.rglob("*") if p.is_file() and "state.db" not in p.name}
+    for session in ("A", "NEW"):
+        res = run_in(lane, session, a, *args, GITLANE_SESSION_PID=pid)
+        err = res.stderr.decode()
+        assert (res.returncode, res.stdout) == (2, b""), err
+        assert err == (f"gitlane: invalid GITLANE_SESSION_PID '{pid}': {problem}\n"
+                       "hint: set it to the pid of the process that owns the session (a shell: $$), "
+                       "or unset it to let gitlane find the owner; nothing was changed\n")
+    assert {p: p.read_bytes() for p in state.rglob("*") if p.is_file() and "state.db" not in p.name} == before
+    assert not (state / "sessions" / "NEW").exists()
+    assert lane.plain("log", "--format=%s").stdout == b"init\n"

@@ -25,6 +25,13 @@ def current(env: Mapping[str, str]) -> str | None:
     name = env.get("GITLANE_SESSION") or env.get("CLAUDE_CODE_SESSION_ID")
     if not name:
         return None
+    raw = env.get("GITLANE_SESSION_PID")
+    if raw:  # empty is unset
+        problem = layout.pid_problem(raw)
+        if problem:
+            raise Fatal(f"invalid GITLANE_SESSION_PID '{layout.shown(raw[:40])}': {problem}",
+                        "set it to the pid of the process that owns the session (a shell: $$), "
+                        "or unset it to let gitlane find the owner; nothing was changed", code=2)
     return validate(name)
 
 
