@@ -241,3 +241,25 @@ def test_doctor_on_a_brand_new_lock_says_why_it_leaves_it(pair) -> None:
     out = gitlane(lane, "doctor", "--fix").stdout.decode()
     assert f"info  lock {lock} is " in out and "s old and no git process runs here: a git may be starting" in out, out
     assert "pid \n" not in out and "pid  " not in out and lock.exists()
+
+
+@pytest.mark.parametrize("first", [["commit", "-q", "-m", "A1"], ["clean", "-n", "--", "a2"], ["add", "a2"]])
+def test_stale_session_index_lock_cleared_before_isolation_sync(pair, first: list[str]) -> None:
+    """A peer's claim changed, so the first command must re-sync A's view
+    (update-index on A's index) before anything else: the leftover lock of
+    A's killed git must be gone by then."""
+    lane, a, b = pair
+    stage(lane, "A", a, {"a1": "A one\n"})
+    assert run_in(lane, "A", a, "status").returncode == 0
+    lock = _session_index_lock(lane, False)
+    age(lock)
+    stage(lane, "B", b, {"README": "B's README\n"})         # A's view is now out of step
+    lane.write("a2", "A two\n")
+    res = run_in(lane, "A", a, *first)
+    err = res.stderr.decode()
+    assert res.returncode == 0, err
+    assert f"gitlane: removed stale lock {lock} (0 bytes, " in err and "File exists" not in err, err
+    assert not lock.exists()
+    if first[0] == "commit":
+        assert lane.commit_files("HEAD") == {"a1"}
+    assert lane.staged("B") == {"README"}

@@ -35,7 +35,6 @@ def connect(s: Session) -> sqlite3.Connection:
 def clear_stale(s: Session, inv: Invocation, ref_locks: bool) -> None:
     """Under our locks, leftover git locks are either a live git outside
     gitlane (wait) or stale (reclaim, audited)."""
-    refresh.drop_stale_index_lock(s, inv.line)  # we hold the session lock exclusively
     paths = git_locks.ref_locks(s.repo, inv.command) if ref_locks else []
     if not any(os.path.exists(p) for p in paths):
         return

@@ -28,7 +28,6 @@ def ensure(s: Session, holder: str, command: str, reading: bool) -> bool:
         return True
     try:
         with session_lock(s, holder):
-            drop_stale_index_lock(s, command)
             update(s, reading)
             isolation.sync(s)
             # update() verified the index it found; every version since was
@@ -45,8 +44,18 @@ def ensure(s: Session, holder: str, command: str, reading: bool) -> bool:
 
 
 def session_lock(s: Session, holder: str, shared: bool = False) -> locks.Lock:
-    return locks.acquire(s.lock_path, holder, f"session {s.name}'s lock", lambda: locks.timeout(s.git),
+    """The session lock. Taken exclusively, it first clears a leftover
+    `<index>.lock` (provably stale then: drop_stale_index_lock), so nothing
+    that runs under it, isolation sync included, meets a killed git's lock."""
+    lock = locks.acquire(s.lock_path, holder, f"session {s.name}'s lock", lambda: locks.timeout(s.git),
                          shared=shared)
+    if not shared:
+        try:
+            drop_stale_index_lock(s, holder.split("\t")[-1].removeprefix("git "))
+        except BaseException:
+            lock.release()
+            raise
+    return lock
 
 
 def drop_stale_index_lock(s: Session, command: str) -> None:
