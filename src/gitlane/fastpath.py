@@ -65,7 +65,7 @@ def read_plan(argv: list[str], env: dict[bytes, bytes], cwd: str) -> tuple[dict[
         return None
     state = layout.state_dir(git_dir)
     sdir = layout.session_dir(git_dir, "", name)
-    if not layout.is_dir(sdir):
+    if not layout.is_dir(sdir) or layout.symlink_in(git_dir, sdir):
         return None
     fd = _lock_shared(sdir + "/" + layout.LOCK)
     if fd < 0:

@@ -73,3 +73,15 @@ def set_aside(path: str, why: str) -> str:
         target = f"{stem}.{n}"
     os.replace(path, target)
     return target
+
+
+def refuse_links(common_dir: str, path: str) -> None:
+    """A state or session folder that is a symlink would have gitlane write
+    through it, outside the repository: refuse, naming it."""
+    from gitlane import layout
+    from gitlane.errors import StateError
+    link = layout.symlink_in(common_dir, path)
+    if link:
+        raise StateError(f"refusing to use {link}: it is a symlink or not a folder, and gitlane state "
+                         "must stay inside the repository",
+                         f"remove it (`rm {link}`, the link only) or move it aside; nothing was changed")

@@ -53,7 +53,7 @@ check-ref-format get-tar-commit-id patch-id show-index verify-pack fsck fsck-obj
 # exec gets the default disposition back (git.proc and fastpath).
 CHILD_DEFAULT_SIGNALS = ("SIGPIPE", "SIGXFSZ")
 
-_S_IFMT, _S_IFDIR, _S_IFREG = 0o170000, 0o040000, 0o100000
+_S_IFMT, _S_IFDIR, _S_IFREG, _S_IFLNK = 0o170000, 0o040000, 0o100000, 0o120000
 _TRUE = frozenset(("true", "yes", "on"))
 _FALSE = frozenset(("false", "no", "off", ""))
 
@@ -196,6 +196,23 @@ def sessions_root(common_dir: str, worktree_id: str) -> str:
 
 def session_dir(common_dir: str, worktree_id: str, name: str) -> str:
     return sessions_root(common_dir, worktree_id) + "/" + name
+
+
+def symlink_in(common_dir: str, path: str) -> str | None:
+    """The first folder from the state folder down to `path` (a path inside
+    `<common_dir>/gitlane/`) that is a symlink, or anything but a folder;
+    None when all are real folders or not made yet. Nothing gitlane writes
+    may land outside the state folder through a link (docs/DESIGN.md,
+    "On-disk format")."""
+    current = common_dir.rstrip("/")
+    for part in path[len(current):].strip("/").split("/"):
+        current += "/" + part
+        kind = mode(current)
+        if kind is None:
+            return None  # not there yet: makedirs makes real folders
+        if kind != _S_IFDIR:
+            return current
+    return None
 
 
 # --- formats ----------------------------------------------------------------

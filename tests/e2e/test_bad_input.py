@@ -258,3 +258,37 @@ def test_invalid_owner_pid_is_a_clear_error_and_changes_nothing(pair, raw: str, 
     assert {p: p.read_bytes() for p in state.rglob("*") if p.is_file() and "state.db" not in p.name} == before
     assert not (state / "sessions" / "NEW").exists()
     assert lane.plain("log", "--format=%s").stdout == b"init\n"
+
+
+# --- a state or session folder that is a symlink is never written through -------------------------
+
+@pytest.mark.parametrize("where", ["session", "sessions-root", "state"])
+def test_symlinked_state_folder_is_refused_and_never_written_through(pair, where: str, tmp_path: Path) -> None:
+    lane, a, b = pair
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    state = lane.path / ".git" / "gitlane"
+    if where == "state":
+        link = state
+    else:
+        assert run_in(lane, "A", a, "status").returncode == 0
+        link = state / "sessions" / "evil" if where == "session" else state / "sessions"
+        if where == "sessions-root":
+            (state / "sessions").rename(outside / "moved")
+    link.symlink_to(outside)
+    lane.write("e", "e\n")
+    for args in (["add", "e"], ["status"], ["commit", "-q", "-m", "x"], ["lane", "reserve", "e"]):
+        res = run_in(lane, "evil", a, *args)
+        err = res.stderr.decode()
+        assert res.returncode == 1, err
+        assert err == (f"gitlane: refusing to use {link}: it is a symlink or not a folder, and gitlane state "
+                       "must stay inside the repository\n"
+                       f"hint: remove it (`rm {link}`, the link only) or move it aside; nothing was changed\n"), err
+    assert sorted(p.name for p in outside.iterdir()) == ([] if where != "sessions-root" else ["moved"])
+    if where == "session":
+        out = gitlane(lane, "doctor").stdout.decode()
+        assert f"ERROR {link} is a symlink or not a folder: gitlane never writes through it\n" in out, out
+        out = gitlane(lane, "doctor", "--fix").stdout.decode()
+        assert not link.is_symlink() and list(outside.iterdir()) == [], out
+        assert run_in(lane, "evil", a, "add", "e").returncode == 0
+        assert (state / "sessions" / "evil").is_dir() and not (state / "sessions" / "evil").is_symlink()

@@ -144,7 +144,7 @@ def rebuild_db(env):  # type: ignore[no-untyped-def]
     root = env.repo.sessions_root()
     for name in sorted(os.listdir(root)) if os.path.isdir(root) else []:
         si = session_index.SessionIndex(env.git, os.path.join(root, name))
-        if not os.path.exists(si.path):
+        if layout.symlink_in(env.repo.common_dir, si.sdir) or not os.path.exists(si.path):
             continue
         staged = env.git.changed_paths(si.path, si.base() or env.repo.empty_tree())
         owner = sessions.read_owner(si.sdir)
@@ -206,7 +206,14 @@ def _check_sessions(rep: Report, env, conn) -> None:  # type: ignore[no-untyped-
     root = env.repo.sessions_root()
     names = sorted(os.listdir(root)) if os.path.isdir(root) else []
     for name in names:
-        si = session_index.SessionIndex(env.git, os.path.join(root, name))
+        sdir = os.path.join(root, name)
+        link = layout.symlink_in(env.repo.common_dir, sdir)
+        if link:
+            kept = files.set_aside(link, "link") if rep.fix else ""
+            rep.add("error", f"{link} is a symlink or not a folder: gitlane never writes through it"
+                    + (f" (moved aside as {kept})" if kept else ""), f"remove it: `rm {link}` (the link only)", rep.fix)
+            continue
+        si = session_index.SessionIndex(env.git, sdir)
         _check_one(rep, env, conn, name, si, known.get(name))
     if not names:
         rep.add("ok", "no sessions in this work tree")

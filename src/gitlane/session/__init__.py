@@ -60,6 +60,7 @@ class Session:
         self.repo = repo
         self.git = git
         self.dir = layout.session_dir(repo.common_dir, repo.worktree_id, name)
+        files.refuse_links(repo.common_dir, self.dir)
         self.index = SessionIndex(git, self.dir)
 
     def path(self, name: str) -> str:

@@ -55,6 +55,8 @@ def path(state_dir: str) -> str:
 
 def connect(state_dir: str, create: bool = True, repairing: bool = False) -> sqlite3.Connection:
     db = path(state_dir)
+    from gitlane import files
+    files.refuse_links(os.path.dirname(state_dir), state_dir)
     existed = os.path.exists(os.path.join(state_dir, layout.GENERATION))
     if not os.path.exists(db) and (existed or not create) and not repairing:
         # Recreating it empty would silently drop every live session's claims.
