@@ -292,3 +292,27 @@ def test_symlinked_state_folder_is_refused_and_never_written_through(pair, where
         assert not link.is_symlink() and list(outside.iterdir()) == [], out
         assert run_in(lane, "evil", a, "add", "e").returncode == 0
         assert (state / "sessions" / "evil").is_dir() and not (state / "sessions" / "evil").is_symlink()
+
+
+# --- a reservation glob built to backtrack --------------------------------------------------------
+
+def test_backtracking_reservation_pattern_cannot_stall_peers(pair) -> None:
+    lane, a, b = pair
+    pattern = "*a" * 25 + "b"
+    res = run_in(lane, "A", a, "lane", "reserve", "--", pattern)
+    assert res.returncode == 2, res.stderr.decode()
+    assert res.stderr.decode().startswith(f"gitlane: invalid reservation pattern '{pattern}': it has 25 '*' "
+                                          "in one path component (at most 2): such a glob takes too long to match\n")
+    assert run_in(lane, "A", a, "lane", "reserve", "docs/*").returncode == 0
+    # As an older gitlane could have stored it: it must not stall anyone either.
+    conn = sqlite3.connect(lane.path / ".git" / "gitlane" / "state.db")
+    with conn:
+        conn.execute("UPDATE reservations SET pattern = ? WHERE session = 'A'", (pattern,))
+    conn.close()
+    victim = "a" * 60
+    lane.write(victim, "x\n")
+    res = run_in(lane, "B", b, "add", victim)                # RUN_TIMEOUT bounds it; it used to hang
+    assert res.returncode == 0, res.stderr.decode()
+    res = gitlane(lane, "who", victim)
+    assert res.returncode == 0 and f"{victim}: staged by session B" in res.stdout.decode()
+    assert lane.staged("B") == {victim}

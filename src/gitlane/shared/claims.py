@@ -118,13 +118,21 @@ def bump(conn: sqlite3.Connection) -> Change:
 # --- reading ---------------------------------------------------------------------
 
 def matcher(patterns: Sequence[str]) -> Callable[[str], bool]:
-    """gitwildmatch globs relative to the top of the work tree (pathspec)."""
+    """gitwildmatch globs relative to the top of the work tree (pathspec). A
+    glob too complex to match in bounded time (shared.globs; refused by
+    `reserve`, so only a database from an older gitlane has one) matches
+    only the path spelled exactly like it."""
     import pathspec
+    from gitlane.shared import globs
+    literal = {p for p in patterns if globs.problem(p)}
+    safe = [p for p in patterns if p not in literal]
     try:  # pathspec >= 1.0 renamed the factory; 'gitwildmatch' warns there
-        spec = pathspec.PathSpec.from_lines("gitignore", patterns)
+        spec = pathspec.PathSpec.from_lines("gitignore", safe)
     except (KeyError, LookupError):
-        spec = pathspec.PathSpec.from_lines("gitwildmatch", patterns)
-    return spec.match_file
+        spec = pathspec.PathSpec.from_lines("gitwildmatch", safe)
+    if not literal:
+        return spec.match_file
+    return lambda path: path in literal or spec.match_file(path)
 
 
 def alive_checker(conn: sqlite3.Connection) -> Callable[[str], bool]:
@@ -300,6 +308,10 @@ def pattern_problem(pattern: str) -> str | None:
         return "it is empty, too long or has control characters"
     if pattern.startswith(("/..", "../")) or "/../" in pattern or pattern in ("..", "."):
         return "it points outside the work tree"
+    from gitlane.shared import globs
+    too_complex = globs.problem(pattern)
+    if too_complex:
+        return too_complex + ": such a glob takes too long to match"
     try:
         matcher([pattern])
     except Exception as exc:  # pathspec's own errors: bad glob syntax
