@@ -63,6 +63,8 @@ def guarded(fn, *args) -> int:  # type: ignore[no-untyped-def]
         return report(exc)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        return broken_pipe()
     except Exception as exc:
         if os.environ.get("GITLANE_TRACE") == "1":
             raise
@@ -84,3 +86,17 @@ def _state_failure(exc: Exception) -> "Fatal | None":
         from gitlane.shared import db, storage
         return storage.explain(exc, db.last_path())
     return None
+
+
+def broken_pipe() -> int:
+    """The reader went away (`gitlane log | head`): end as git does, killed
+    by SIGPIPE, silently (Python ignores SIGPIPE, so we raise it ourselves)."""
+    import signal
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # nothing left to flush at exit
+    except (OSError, ValueError):
+        pass
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGPIPE)
+    return 128 + signal.SIGPIPE

@@ -3,12 +3,17 @@ from __future__ import annotations
 
 import sys
 
-from gitlane.errors import guarded
+from gitlane.errors import broken_pipe, guarded
 
 
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
-    sys.exit(guarded(_dispatch, args))
+    code = guarded(_dispatch, args)
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        code = broken_pipe()
+    sys.exit(code)
 
 
 def _dispatch(args: list[str]) -> int:
