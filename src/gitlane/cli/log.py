@@ -10,7 +10,7 @@ from gitlane.cli.common import add_json, decode_paths, emit_json, open_env, tabl
 
 def configure(p: argparse.ArgumentParser, name: str) -> None:
     p.add_argument("--session", help="only this session")
-    p.add_argument("--event", help="only this event (commit, amend, force, reclaim, reserve, ...)")
+    p.add_argument("--event", help="only this event and its kinds (commit, amend, force (with force-release), reclaim, reserve, ...)")
     p.add_argument("--since", help="only newer than this, e.g. 30m, 2h")
     p.add_argument("-n", "--limit", type=int, default=50)
     add_json(p)
@@ -23,9 +23,9 @@ def run(args: argparse.Namespace) -> int:
     if args.session:
         where.append("session = ?")
         params.append(args.session)
-    if args.event:
-        where.append("event = ?")
-        params.append(args.event)
+    if args.event:  # an event and its refinements: `force` also finds `force-release`
+        where.append("(event = ? OR substr(event, 1, ?) = ?)")
+        params += [args.event, len(args.event) + 1, args.event + "-"]
     if args.since:
         from gitlane.cli.reserve import parse_ttl
         where.append("time >= ?")
