@@ -72,7 +72,7 @@ def read_plan(argv: list[str], env: dict[bytes, bytes], cwd: str) -> tuple[dict[
         return None
     try:
         if in_step(git_dir, state, sdir):
-            return _git_env(env, argv[0], sdir), fd
+            return _git_env(env, argv[0], sdir, git_dir), fd
     except BaseException:
         posix.close(fd)  # never leave our own shared lock behind for the full path to wait on
         raise
@@ -151,17 +151,19 @@ def _lock_shared(path: str) -> int:
     return fd
 
 
-def _git_env(env: dict[bytes, bytes], command: str, sdir: str) -> dict[bytes, bytes]:
+def _git_env(env: dict[bytes, bytes], command: str, sdir: str, git_dir: str) -> dict[bytes, bytes]:
     """What session.Session.git_env() gives a read: the session index, our
     excludes file, and no optional locks except for `status`, which may
     refresh the stat cache."""
     out = dict(env)
     out[b"GIT_INDEX_FILE"] = (sdir + "/" + layout.INDEX).encode("utf-8", "surrogateescape")
     exclude = sdir + "/" + layout.EXCLUDE
-    if layout.mode(exclude) is not None:
-        out[b"GIT_CONFIG_KEY_0"] = b"core.excludesFile"
-        out[b"GIT_CONFIG_VALUE_0"] = exclude.encode("utf-8", "surrogateescape")
-        out[b"GIT_CONFIG_COUNT"] = b"1"
+    pairs = layout.session_config(exclude if layout.mode(exclude) is not None else None,
+                                  layout.split_index_in_use(git_dir, sdir))
+    for n, (key, value) in enumerate(pairs):  # GIT_CONFIG_COUNT was not set (_ENV_DOUBTS)
+        out[b"GIT_CONFIG_KEY_%d" % n] = key.encode()
+        out[b"GIT_CONFIG_VALUE_%d" % n] = value.encode("utf-8", "surrogateescape")
+        out[b"GIT_CONFIG_COUNT"] = b"%d" % (n + 1)
     if command != "status":
         out[b"GIT_OPTIONAL_LOCKS"] = b"0"
     return out

@@ -215,6 +215,32 @@ def symlink_in(common_dir: str, path: str) -> str | None:
     return None
 
 
+def session_config(exclude: str | None, split: bool) -> list[tuple[str, str]]:
+    """The config a session's git gets (GIT_CONFIG_KEY_n/VALUE_n), nothing
+    when nothing is needed (alone, a session is plain git).
+    core.splitIndex=false, when git keeps shared indexes (split_index_in_use):
+    a split session index names a shared index that git keeps alive only
+    while `.git/index` refers to it; once git expires it
+    (splitIndex.sharedIndexExpire) the session index could not be read. So
+    session indexes are kept whole (docs/DESIGN.md, "Session index").
+    core.excludesFile: peers' claimed untracked files, when there are any."""
+    pairs = [("core.splitIndex", "false")] if split else []
+    if exclude:
+        pairs.append(("core.excludesFile", exclude))
+    return pairs
+
+
+def split_index_in_use(*folders: str) -> bool:
+    """Are there shared index files (`sharedindex.<id>`) in these folders?"""
+    for folder in folders:
+        try:
+            if any(name.startswith("sharedindex.") for name in posix.listdir(folder)):
+                return True
+        except OSError:
+            continue
+    return False
+
+
 # --- formats ----------------------------------------------------------------
 
 def verified_key(st: posix.stat_result) -> str:

@@ -314,3 +314,77 @@ def test_doctor_finds_a_missing_index_and_fix_restores_it(pair) -> None:
     res = gitlane(lane, "doctor", "--fix")
     assert "staged work was restored from refs/gitlane/sessions/A  [fixed]" in res.stdout.decode()
     assert blob_in_index(lane, lane.session_index("A"), "a1") == b"A staged\n"
+
+
+# --- git's own index maintenance: split index, index v4, untracked cache, fsmonitor ---------------
+
+def test_split_index_expired_by_git_keeps_sessions_working(pair) -> None:
+    lane, a, b = pair
+    lane.plain("config", "core.splitIndex", "true")
+    lane.plain("update-index", "--split-index")
+    stage(lane, "A", a, {"a1": "A staged\n"})
+    stage(lane, "B", b, {"b1": "B staged\n"})
+    lane.plain("config", "splitIndex.sharedIndexExpire", "now")
+    lane.plain("config", "splitIndex.maxPercentChange", "0")     # every write of .git/index: a new shared index
+    for n in range(3):
+        lane.write(f"p{n}", f"{n}\n")
+        lane.plain("add", f"p{n}")
+        lane.plain("commit", "-q", "-m", f"p{n}")
+    for session, pid, want in (("A", a, "a1"), ("B", b, "b1")):
+        res = run_in(lane, session, pid, "status", "--porcelain")
+        assert res.returncode == 0, res.stderr.decode()
+        assert f"A  {want}\n".encode() in res.stdout
+    res = gitlane(lane, "doctor")
+    assert res.returncode == 0, res.stdout.decode()
+    assert run_in(lane, "A", a, "commit", "-q", "-m", "A").returncode == 0
+    assert run_in(lane, "B", b, "commit", "-q", "-m", "B").returncode == 0
+    assert lane.commit_files("HEAD") == {"b1"} and lane.commit_files("HEAD~1") == {"a1"}
+    lane.fsck()
+
+
+def test_a_split_session_index_whose_shared_index_expired_is_recovered(pair) -> None:
+    """As an older gitlane left it: the session index itself is split."""
+    lane, a, b = pair
+    stage(lane, "A", a, {"a1": "A staged\n"})
+    index = str(lane.session_index("A"))
+    lane.plain("-c", "splitIndex.sharedIndexExpire=never", "update-index", "--split-index", index=index)
+    shared = [p for p in (lane.path / ".git").iterdir() if p.name.startswith("sharedindex.")]
+    shared += [p for p in lane.session_index("A").parent.iterdir() if p.name.startswith("sharedindex.")]
+    assert shared
+    for p in shared:
+        p.unlink()                                              # what git's expiry does
+    res = gitlane(lane, "doctor")
+    out = res.stdout.decode()
+    assert res.returncode == 1 and "ERROR session A: its index cannot be read: " in out, out
+    assert "hint: gitlane doctor --fix rebuilds it from its snapshot ref" in out, out
+    out = gitlane(lane, "doctor", "--fix").stdout.decode()
+    assert "ERROR session A: its index was unreadable (kept as " in out, out
+    assert "staged work was restored from refs/gitlane/sessions/A  [fixed]" in out, out
+    res = run_in(lane, "A", a, "status", "--porcelain")
+    assert (res.returncode, res.stdout) == (0, b"A  a1\n"), res.stderr.decode()
+
+
+@pytest.mark.parametrize("setting", [("index.version", "4"), ("core.untrackedCache", "true"),
+                                     ("feature.manyFiles", "true"), ("core.fsmonitor", "hook")])
+def test_index_features_git_maintains_keep_sessions_exact(pair, setting: tuple[str, str], tmp_path: Path) -> None:
+    lane, a, b = pair
+    key, value = setting
+    if value == "hook":                                          # a v2 fsmonitor hook that says "everything changed"
+        hook = tmp_path / "fsmonitor"
+        hook.write_text("#!/bin/sh\nprintf 'token-%s\\0/\\0' \"$$\"\n")
+        hook.chmod(0o755)
+        value = str(hook)
+    lane.plain("config", key, value)
+    lane.plain("update-index", "--index-version", "4" if key == "index.version" else "2")
+    lane.plain("status")                                         # git writes its extensions into .git/index
+    stage(lane, "A", a, {"a1": "A staged\n", "README": "A's README\n"})
+    stage(lane, "B", b, {"b1": "B staged\n"})
+    lane.write("b1", "B unstaged edit\n")
+    assert run_in(lane, "A", a, "status", "--porcelain").stdout == b"M  README\nA  a1\n"
+    assert run_in(lane, "A", a, "commit", "-q", "-m", "A").returncode == 0
+    assert lane.staged("B") == {"b1"}
+    assert run_in(lane, "B", b, "commit", "-q", "-m", "B").returncode == 0
+    assert lane.tree_files() == {"README": "A's README\n", "a1": "A staged\n", "b1": "B staged\n"}
+    assert lane.read("b1") == "B unstaged edit\n"
+    assert lane.plain("status", "--porcelain").stdout == b" M b1\n"
+    lane.fsck()

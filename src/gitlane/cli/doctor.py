@@ -10,7 +10,7 @@ import time
 
 from gitlane import files, layout
 from gitlane.cli.common import add_json, emit_json, open_env
-from gitlane.errors import Fatal, StateError
+from gitlane.errors import Fatal, GitError, StateError
 from gitlane.git import realgit
 from gitlane.session import index as session_index
 from gitlane.session import repair
@@ -214,7 +214,16 @@ def _check_sessions(rep: Report, env, conn) -> None:  # type: ignore[no-untyped-
                     + (f" (moved aside as {kept})" if kept else ""), f"remove it: `rm {link}` (the link only)", rep.fix)
             continue
         si = session_index.SessionIndex(env.git, sdir)
-        _check_one(rep, env, conn, name, si, known.get(name))
+        try:
+            _check_one(rep, env, conn, name, si, known.get(name))
+        except GitError as exc:  # one unreadable session must not stop the whole check
+            if rep.fix and repair.unreadable(exc):
+                rep.add("error", f"session {name}: {repair.recover_index(si, name).replace('corrupt', 'unreadable')}",
+                        fixed=True)
+            else:
+                rep.add("error", f"session {name}: its index cannot be read: {exc.stderr.splitlines()[-1][:200]}",
+                        "gitlane doctor --fix rebuilds it from its snapshot ref" if repair.unreadable(exc)
+                        else f"`gitlane export {name}` may still save its staged work")
     if not names:
         rep.add("ok", "no sessions in this work tree")
 

@@ -43,7 +43,9 @@ class Git:
 
     def _argv(self, args: Sequence[str]) -> list[str]:
         r = self.repo
-        return [self.real, "-C", r.top, f"--git-dir={r.git_dir}", f"--work-tree={r.top}", *args]
+        # Never a split session index: layout.session_config.
+        return [self.real, "-C", r.top, f"--git-dir={r.git_dir}", f"--work-tree={r.top}",
+                "-c", "core.splitIndex=false", *args]
 
     def _env(self, index: str | None, extra: Mapping[str, str] | None = None) -> dict[str, str]:
         env = dict(self.base_env)

@@ -77,13 +77,15 @@ class Session:
         (fastpath._git_env is the posix twin)."""
         out = dict(env)
         out["GIT_INDEX_FILE"] = self.index.path
+        count = out.get("GIT_CONFIG_COUNT", "0")
+        n = int(count) if count.isdigit() else 0
         exclude = self.path(layout.EXCLUDE)
-        if os.path.exists(exclude):
-            count = out.get("GIT_CONFIG_COUNT", "0")
-            n = int(count) if count.isdigit() else 0
-            out[f"GIT_CONFIG_KEY_{n}"] = "core.excludesFile"
-            out[f"GIT_CONFIG_VALUE_{n}"] = exclude
-            out["GIT_CONFIG_COUNT"] = str(n + 1)
+        split = layout.split_index_in_use(self.repo.git_dir, self.dir)
+        for key, value in layout.session_config(exclude if os.path.exists(exclude) else None, split):
+            out[f"GIT_CONFIG_KEY_{n}"] = key
+            out[f"GIT_CONFIG_VALUE_{n}"] = value
+            n += 1
+            out["GIT_CONFIG_COUNT"] = str(n)
         out.update(extra)
         return out
 

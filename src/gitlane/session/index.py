@@ -93,6 +93,10 @@ class SessionIndex:
             same = check.wait() == 0
         if not same:
             self.git.read_tree(tmp, "--reset", head)
+        elif layout.split_index_in_use(self.git.repo.git_dir):
+            # .git/index may name a shared index git will expire: a session
+            # index must stand alone (layout.session_config).
+            self.git.run("update-index", "--no-split-index", index=tmp)
 
     def rebase(self) -> list[bytes] | None:
         """Move the index onto HEAD. Returns the paths HEAD changed (None when

@@ -106,8 +106,8 @@ def update(s: Session, reading: bool) -> None:
         _say(s, repair.recover_base(si, s.name, problem))
     try:
         _update(s, reading)
-    except GitError:
-        if session_index.is_corrupt(si.path):
+    except GitError as exc:
+        if session_index.is_corrupt(si.path) or repair.unreadable(exc):
             _say(s, repair.recover_index(si, s.name))
         elif not repair.base_is_commit(si):
             _say(s, repair.recover_base(si, s.name, f"its base {si.base()} is not a commit"))

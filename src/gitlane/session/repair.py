@@ -4,7 +4,8 @@ snapshot ref (tree = staged content, parent = base) when possible, else it
 is a clear error, and a damaged file is always kept aside, never deleted
 (docs/DESIGN.md, "Session index").
 
-The kinds of damage: an index that fails its checksum (truncated, garbled),
+The kinds of damage: an index that fails its checksum (truncated, garbled)
+or names a shared index that git expired,
 and a `base` that is missing, empty, not a full object id, or not a commit.
 """
 from __future__ import annotations
@@ -54,6 +55,13 @@ def recover_index(si: SessionIndex, name: str) -> str:
         return f"its index was corrupt (kept as {kept}); it had no staged snapshot, so it was reset to HEAD"
     _restore(si, snap)
     return f"its index was corrupt (kept as {kept}); staged work was restored from {snapshot.ref_name(name)}"
+
+
+def unreadable(exc: GitError) -> bool:
+    """git could not read a session index whose own checksum is fine: it is
+    split and names a shared index git has since expired (an index written
+    before session indexes were kept whole, layout.session_config)."""
+    return "sharedindex." in exc.stderr and "index file open failed" in exc.stderr
 
 
 def index_missing(si: SessionIndex) -> bool:
