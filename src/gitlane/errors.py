@@ -54,9 +54,10 @@ def report(exc: Fatal) -> int:
     return exc.code
 
 
-def guarded(fn, *args) -> int:  # type: ignore[no-untyped-def]
+def guarded(fn, *args, translate=None) -> int:  # type: ignore[no-untyped-def]
     """Run fn, turning Fatal into a message and anything else into one line,
-    unless GITLANE_TRACE=1 asks for the traceback."""
+    unless GITLANE_TRACE=1 asks for the traceback. `translate` may turn an
+    unexpected exception into a Fatal (shared.storage.failure: a full disk)."""
     try:
         return fn(*args)
     except Fatal as exc:
@@ -68,24 +69,11 @@ def guarded(fn, *args) -> int:  # type: ignore[no-untyped-def]
     except Exception as exc:
         if os.environ.get("GITLANE_TRACE") == "1":
             raise
-        stored = _state_failure(exc)
-        if stored is not None:
-            return report(stored)
+        said = translate(exc) if translate else None
+        if said is not None:
+            return report(said)
         return report(Fatal(f"internal error: {type(exc).__name__}: {exc}",
                             "rerun with GITLANE_TRACE=1 and report the traceback", 70))
-
-
-def _state_failure(exc: Exception) -> "Fatal | None":
-    """A full disk, a read-only file system, a refused permission or a busy or
-    damaged database met anywhere: said as what it is (shared.storage)."""
-    import errno
-    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM):
-        from gitlane.shared import storage
-        return storage.explain(exc, exc.filename or os.getcwd())
-    if type(exc).__module__ in ("sqlite3", "_sqlite3"):
-        from gitlane.shared import db, storage
-        return storage.explain(exc, db.last_path())
-    return None
 
 
 def broken_pipe() -> int:

@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import errno
-import sqlite3
 from pathlib import Path
 
 import pytest
 
 from gitlane.errors import ReadOnly
-from gitlane.shared import storage
+from gitlane.shared import db, storage
 
 
 @pytest.mark.parametrize("name, err, full, ro, writable, want", [
@@ -35,12 +34,17 @@ def test_explain_read_only_is_a_read_only_error(tmp_path: Path) -> None:
     assert isinstance(exc, ReadOnly) and exc.kind == storage.READ_ONLY
 
 
-def test_intact_tells_a_good_database_from_garbage(tmp_path: Path) -> None:
+def test_integrity_ok_tells_a_good_database_from_garbage(tmp_path: Path) -> None:
     good = tmp_path / "good.db"
-    conn = sqlite3.connect(good)
-    conn.execute("CREATE TABLE t (x)")
-    conn.commit()
-    conn.close()
+    db.connect(str(tmp_path), repairing=True).close()
+    good = tmp_path / "state.db"
     bad = tmp_path / "bad.db"
     bad.write_bytes(b"not a database\n" * 200)
-    assert storage.intact(str(good)) and not storage.intact(str(bad)) and not storage.intact(str(tmp_path / "none"))
+    assert db.integrity_ok(str(good)) and not db.integrity_ok(str(bad)) and not db.integrity_ok(str(tmp_path / "none"))
+
+
+def test_failure_translates_only_state_failures() -> None:
+    assert storage.failure(ValueError("x")) is None
+    assert storage.failure(OSError(errno.ENOENT, "gone")) is None
+    said = storage.failure(OSError(errno.ENOSPC, "No space left on device", "/tmp"))
+    assert said is not None and said.kind == storage.FULL

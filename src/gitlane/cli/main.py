@@ -8,7 +8,8 @@ from gitlane.errors import broken_pipe, guarded
 
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
-    code = guarded(_dispatch, args)
+    from gitlane.shared import storage
+    code = guarded(_dispatch, args, translate=storage.failure)
     try:
         sys.stdout.flush()
     except BrokenPipeError:

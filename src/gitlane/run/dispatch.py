@@ -26,7 +26,8 @@ from gitlane.session import Session
 
 def main() -> None:
     real, argv = sys.argv[1], sys.argv[2:]
-    sys.exit(guarded(dispatch, real, argv))
+    from gitlane.shared import storage
+    sys.exit(guarded(dispatch, real, argv, translate=storage.failure))
 
 
 def passthrough(real: str, argv: list[str], **extra: str) -> NoReturn:

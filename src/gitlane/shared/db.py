@@ -63,7 +63,8 @@ def connect(state_dir: str, create: bool = True, repairing: bool = False) -> sql
         raise StateError(f"the gitlane state database {db} is missing",
                          "`gitlane doctor --repair` rebuilds it from the session folders "
                          "(staged work lives in the session indexes and is kept)")
-    _opened.append(db)
+    from gitlane.shared import storage
+    storage.note_opened(db)
     try:
         os.makedirs(state_dir, exist_ok=True)
         wait = busy_timeout()
@@ -74,12 +75,8 @@ def connect(state_dir: str, create: bool = True, repairing: bool = False) -> sql
         _migrate(conn)
     except (sqlite3.DatabaseError, OSError) as exc:
         # A full disk or a read-only mount is not damage (shared.storage).
-        from gitlane.shared import storage
         raise storage.explain(exc, db) from None
     return conn
-
-
-_opened: list[str] = []
 
 
 def busy_timeout() -> float:
@@ -91,10 +88,6 @@ def busy_timeout() -> float:
     except ValueError:
         return 30.0
 
-
-def last_path() -> str:
-    """The database this process opened last, for errors met after connect."""
-    return _opened[-1] if _opened else "state.db"
 
 
 def _migrate(conn: sqlite3.Connection) -> None:
@@ -149,7 +142,67 @@ def audit(conn: sqlite3.Connection, event: str, session: str | None, **fields: o
         conn.execute(f"INSERT INTO audit ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", vals)
 
 
+AUDIT_COLUMNS = ("time", "session", "pid", "event", "argv", "exit", "commit_id", "paths", "duration", "detail")
+
+
+def audit_records(conn: sqlite3.Connection, session: str | None = None, event: str | None = None,
+                  since: float | None = None, limit: int = 50) -> list[tuple]:  # type: ignore[type-arg]
+    """The newest audit records first (AUDIT_COLUMNS), filtered (`gitlane log`)."""
+    where, params = ["1 = 1"], []  # type: ignore[var-annotated]
+    for column, value in (("session = ?", session), ("time >= ?", since)):
+        if value is not None:
+            where.append(column)
+            params.append(value)
+    if event is not None:  # an event and its kinds: `force` also finds `force-release`
+        where.append("(event = ? OR substr(event, 1, ?) = ?)")
+        params += [event, len(event) + 1, event + "-"]
+    return conn.execute(f"SELECT {', '.join(AUDIT_COLUMNS)} FROM audit WHERE {' AND '.join(where)} "
+                        "ORDER BY id DESC LIMIT ?", (*params, max(1, limit))).fetchall()
+
+
+def connect_readonly(uri: str) -> sqlite3.Connection:
+    """A read-only connection (`gitlane top`): it takes no write lock, and a
+    reader that closes last leaves the -wal file for the next writer."""
+    conn = sqlite3.connect(uri, uri=True, timeout=2, isolation_level=None)
+    conn.execute("PRAGMA query_only = 1")
+    return conn
+
+
+def recent_commits(conn: sqlite3.Connection, limit: int) -> list[tuple[str, str, float]]:
+    """(session, commit, time) of the newest audit rows naming a commit, newest first."""
+    return conn.execute("SELECT session, commit_id, time FROM audit WHERE commit_id IS NOT NULL "
+                        "AND session IS NOT NULL ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+
+
+def recent_refusals(conn: sqlite3.Connection, events: tuple[str, ...], limit: int) -> list[tuple]:
+    """(time, session, event, argv, detail) of the newest refusals, newest first."""
+    marks = ", ".join("?" * len(events))
+    return conn.execute(f"SELECT time, session, event, argv, detail FROM audit WHERE event IN ({marks}) "
+                        "OR event LIKE 'refus%' ORDER BY id DESC LIMIT ?", (*events, limit)).fetchall()
+
+
+def quick_check(conn: sqlite3.Connection) -> bool:
+    """sqlite's own consistency check (`gitlane doctor`)."""
+    return conn.execute("PRAGMA quick_check").fetchone()[0] == "ok"
+
+
 def state_file(conn: sqlite3.Connection, name: str) -> str | None:
     """A file beside the database (the generation file)."""
     db = conn.execute("PRAGMA database_list").fetchone()[2]
     return os.path.join(os.path.dirname(db), name) if db else None
+
+
+def integrity_ok(db_path: str) -> bool:
+    """Does the database open read-only and pass PRAGMA integrity_check? Then
+    it is not damaged, whatever made a command fail, and `doctor --repair`
+    must not rebuild it."""
+    if not os.path.isfile(db_path):
+        return False
+    try:
+        conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=5)
+        try:
+            return conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return False

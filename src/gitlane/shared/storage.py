@@ -83,20 +83,20 @@ def explain(exc: BaseException, path: str) -> StateError:
     return err
 
 
-def intact(path: str) -> bool:
-    """Does the database open read-only and pass PRAGMA integrity_check? Then
-    it is not damaged, whatever made a command fail, and must not be rebuilt."""
-    try:
-        import _sqlite3 as sqlite3
-    except ImportError:  # pragma: no cover
-        import sqlite3  # type: ignore[no-redef]
-    if not os.path.isfile(path):
-        return False
-    try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
-        try:
-            return conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        finally:
-            conn.close()
-    except sqlite3.Error:
-        return False
+_opened: list[str] = []
+
+
+def note_opened(path: str) -> None:
+    """The state database this process uses (shared.db.connect), for errors
+    met after connect."""
+    _opened.append(path)
+
+
+def failure(exc: BaseException) -> "StateError | None":
+    """A full disk, a read-only file system, a refused permission, or a busy
+    or damaged database met anywhere (errors.guarded's `translate`)."""
+    if isinstance(exc, OSError) and exc.errno in _BY_ERRNO:
+        return explain(exc, exc.filename if isinstance(exc.filename, str) else os.getcwd())
+    if type(exc).__module__ in ("sqlite3", "_sqlite3"):
+        return explain(exc, _opened[-1] if _opened else "the state database")
+    return None
