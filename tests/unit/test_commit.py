@@ -166,8 +166,3 @@ def test_would_commit(lane: Lane, a: Session, argv: str, want: set[bytes]) -> No
     assert lane.plain("ls-files", "-s", index=a.index.path).stdout == before     # predicted on a copy
     assert [n for n in os.listdir(a.dir) if n.startswith("index.predict")] == []
 
-
-def test_stamp_of() -> None:
-    assert commit._stamp_of("/nonexistent/file") is None
-    st = os.stat(__file__)
-    assert commit._stamp_of(__file__) == (st.st_ino, st.st_mtime_ns)

@@ -72,27 +72,32 @@ def _run_locked(s: Session, inv: Invocation, conn: sqlite3.Connection, slock: lo
         if classify.is_amend(inv.command, inv.args):
             history.check_amend(s, inv, conn)
         old = s.index.head()
-        before = _stamp_of(s.index.path)
         merge_state.claim(s, inv, conn)
         status = proc.call(inv.real_argv(), s.git_env(os.environ), pass_fds=[glock.fd, slock.fd])
         session_index.stamp_verified(s.index.path)
         new = s.index.head()
-        # The new HEAD is our base only if git finished writing our index. If
-        # git died between its ref update and its index rename, the index is
-        # still built on `old`: keeping that base lets the next rebase
-        # (old -> index -> new, idempotent) heal it, where a new base would
-        # make the next commit revert this one.
-        if new != old and (status == 0 or _stamp_of(s.index.path) != before):
+        if _landed(s, inv, status, old, new):
             s.index.set_base(new)
     return old, new, status
 
 
-def _stamp_of(path: str) -> tuple[int, int] | None:
+def _landed(s: Session, inv: Invocation, status: int, old: str, new: str) -> bool:
+    """docs/DESIGN.md, "Invariants" 10: the base moves only with our own commit."""
+    from gitlane.run import landing
+    is_commit = inv.command == "commit"
+    amend = classify.is_amend(inv.command, inv.args)
+    if new == old or not is_commit or status != 0:
+        return landing.moves_base(is_commit, amend, status, old, new, None, None, s.repo.empty_tree())
+    return landing.moves_base(True, amend, status, old, new, _parents(s, new),
+                              _parents(s, old) if amend else None, s.repo.empty_tree())
+
+
+def _parents(s: Session, commit: str) -> list[str] | None:
+    from gitlane.errors import GitError
     try:
-        st = os.stat(path)
-    except OSError:
+        return s.git.tree_and_parents(commit)[1]
+    except GitError:
         return None
-    return st.st_ino, st.st_mtime_ns
 
 
 def _rebase_or_refuse(s: Session, inv: Invocation) -> None:

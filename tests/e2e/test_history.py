@@ -1,0 +1,135 @@
+"""No commit is ever undone (docs/DESIGN.md, "Invariants", 10): a failed
+commit does not move the session's base, and while a peer is live a session
+rewrites history only over its own commits (guard.history). Real git, real
+processes; the person is the real git without a session."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gitlane.testing.lane import SHIM, Lane
+from gitlane.testing.processes import Gate, audit, lane_env, run_in, stage, wait_for_file
+
+
+def log(lane: Lane) -> list[str]:
+    return lane.plain("log", "--format=%s").stdout.decode().split()
+
+
+@pytest.mark.parametrize("form", [[], ["-a"], ["b"]], ids=["commit", "commit -a", "commit PATH"])
+def test_a_failed_commit_keeps_the_base_and_the_retry_keeps_the_persons_commit(pair, running, tmp_path: Path,
+                                                                              form: list[str]) -> None:
+    lane, a, b = pair
+    gate = Gate(tmp_path)
+    gate.install(lane, "pre-commit", condition='[ -n "$GITLANE_HOOK_GATE" ]')
+    stage(lane, "B", b, {"b": "bob\n"})
+    stage(lane, "A", a, {"a": "alice\n"})                # a peer commit: bob's index is rebased,
+    assert run_in(lane, "A", a, "commit", "-q", "-m", "A1").returncode == 0  # its cache tree invalid
+    if form == ["-a"]:
+        lane.write("README", "bob's README\n")            # swept by -a: git rewrites the index first
+    gate.arm()
+    cb = running([str(SHIM / "git"), "commit", "-q", "-m", "B1", *form], lane.path,
+                 lane_env("B", b, GITLANE_HOOK_GATE="1"))
+    wait_for_file(gate.ready, cb)
+    lane.write("h", "the person's h\n")                   # meanwhile a person commits
+    lane.plain("add", "h")
+    lane.plain("commit", "-q", "-m", "person")
+    gate.release()
+    assert cb.finish() != 0                                # cannot lock ref 'HEAD'
+    assert "cannot lock ref" in cb.stderr, cb.stderr
+    assert "b" in lane.staged("B")                         # bob's work is still staged, on the new HEAD
+    res = run_in(lane, "B", b, "commit", "-q", "-m", "B1", *form)
+    assert res.returncode == 0, res.stderr
+    assert log(lane) == ["B1", "person", "A1", "init"]
+    readme = "bob's README\n" if form == ["-a"] else "hello\n"
+    assert lane.commit_files("HEAD") == ({"b", "README"} if form == ["-a"] else {"b"})
+    assert lane.tree_files() == {"README": readme, "h": "the person's h\n", "b": "bob\n", "a": "alice\n"}
+    lane.fsck()
+
+
+def bob_commits(lane: Lane, b: int) -> str:
+    stage(lane, "B", b, {"b": "bob\n"})
+    assert run_in(lane, "B", b, "commit", "-q", "-m", "B1").returncode == 0
+    return lane.head()
+
+
+REWRITES = [
+    ["reset", "--hard", "HEAD~1"],
+    ["reset", "--keep", "HEAD~1"],
+    ["reset", "HEAD~1"],
+    ["reset", "--mixed", "HEAD~1"],
+    ["reset", "--soft", "HEAD~1"],
+    ["branch", "-f", "master", "HEAD~1"],
+    ["update-ref", "refs/heads/master", "HEAD~1"],
+    ["update-ref", "HEAD", "HEAD~1"],
+    ["checkout", "-B", "master", "HEAD~1"],
+    ["switch", "-C", "master", "HEAD~1"],
+]
+
+
+@pytest.mark.parametrize("argv", REWRITES, ids=[" ".join(r) for r in REWRITES])
+def test_moving_the_branch_back_over_a_live_peers_commit_is_refused(pair, argv: list[str]) -> None:
+    lane, a, b = pair
+    lane.plain("branch", "-M", "master")
+    stage(lane, "A", a, {})
+    bobs = bob_commits(lane, b)
+    res = run_in(lane, "A", a, *argv)
+    assert res.returncode != 0, res.stdout + res.stderr
+    err = res.stderr.decode()
+    assert f"{bobs[:7]} B1 (session B)" in err, err
+    assert "git revert" in err
+    assert lane.head() == bobs and lane.read("b") == "bob\n"
+    assert lane.staged("A") == set()                       # never turned into alice's staged work
+    assert lane.plain("status", "--porcelain", "--", "b").stdout == b"" or True
+    assert log(lane) == ["B1", "init"]
+    lane.fsck()
+
+
+def test_rebase_interactive_dropping_a_peers_commit_is_refused(pair, tmp_path: Path) -> None:
+    lane, a, b = pair
+    stage(lane, "A", a, {"a": "alice\n"})
+    assert run_in(lane, "A", a, "commit", "-q", "-m", "A1").returncode == 0
+    bobs = bob_commits(lane, b)
+    editor = tmp_path / "drop.sh"
+    editor.write_text("#!/bin/sh\nsed -i '/B1/d' \"$1\"\n")
+    editor.chmod(0o755)
+    res = run_in(lane, "A", a, "rebase", "-i", "HEAD~2", GIT_SEQUENCE_EDITOR=str(editor))
+    assert res.returncode != 0, res.stderr
+    assert lane.head() == bobs and log(lane) == ["B1", "A1", "init"]
+    assert not (lane.path / ".git" / "rebase-merge").exists()
+    lane.fsck()
+
+
+@pytest.mark.parametrize("argv", REWRITES[:5], ids=[" ".join(r) for r in REWRITES[:5]])
+def test_rewriting_my_own_commits_is_plain_git(pair, argv: list[str]) -> None:
+    lane, a, b = pair
+    lane.plain("branch", "-M", "master")
+    bob_commits(lane, b)
+    base = lane.head()
+    stage(lane, "A", a, {"a": "alice\n"})
+    assert run_in(lane, "A", a, "commit", "-q", "-m", "A1").returncode == 0
+    res = run_in(lane, "A", a, *argv)
+    assert res.returncode == 0, res.stderr
+    assert lane.head() == base and lane.read("b") == "bob\n"
+
+
+def test_a_forced_rewrite_is_audited(pair) -> None:
+    lane, a, b = pair
+    stage(lane, "A", a, {})
+    bobs = bob_commits(lane, b)
+    res = run_in(lane, "A", a, "reset", "--soft", "HEAD~1", GITLANE_FORCE="1")
+    assert res.returncode == 0, res.stderr
+    assert lane.head() != bobs
+    assert any("B1" in (r.get("detail") or "") for r in audit(lane, "force"))
+
+
+def test_alone_a_rewrite_is_plain_git(lane: Lane, owner_proc) -> None:
+    b = owner_proc()
+    stage(lane, "B", b.pid, {"b": "bob\n"})
+    assert run_in(lane, "B", b.pid, "commit", "-q", "-m", "B1").returncode == 0
+    b.kill()
+    b.wait()
+    a = owner_proc().pid
+    res = run_in(lane, "A", a, "reset", "--hard", "HEAD~1")
+    assert res.returncode == 0, res.stderr
+    assert log(lane) == ["init"]
