@@ -69,8 +69,7 @@ def _run_locked(s: Session, inv: Invocation, conn: sqlite3.Connection, slock: lo
         else:
             _rebase_or_refuse(s, inv)
         merge_state.check(s, inv, conn)
-        if classify.is_amend(inv.command, inv.args):
-            history.check_amend(s, inv, conn)
+        history.check(s, inv, conn)
         old = s.index.head()
         merge_state.claim(s, inv, conn)
         status = proc.call(inv.real_argv(), s.git_env(os.environ), pass_fds=[glock.fd, slock.fd])
@@ -162,7 +161,7 @@ def _after(s: Session, inv: Invocation, conn: sqlite3.Connection, old: str, new:
             isolation.carry(s, claims.drop_edits(conn, s.repo.worktree_id, s.name, paths))
         merge_state.record(s, conn)
         db.audit(conn, event, s.name, argv=inv.line, exit=os.waitstatus_to_exitcode(status),
-                 commit_id=new if new != old else None, paths=b"\0".join(paths),
+                 commit_id=new if new != old and s.index.base() == new else None, paths=b"\0".join(paths),
                  duration=round(time.time() - start, 4), detail="GITLANE_FORCE=1" if force.forced() else None)
     if os.path.exists(s.index.path):
         snapshot.take(s.git, s.name, s.index.path, s.index.base() or new, bool(staged))

@@ -59,7 +59,6 @@ REWRITES = [
     ["reset", "HEAD~1"],
     ["reset", "--mixed", "HEAD~1"],
     ["reset", "--soft", "HEAD~1"],
-    ["branch", "-f", "master", "HEAD~1"],
     ["update-ref", "refs/heads/master", "HEAD~1"],
     ["update-ref", "HEAD", "HEAD~1"],
     ["checkout", "-B", "master", "HEAD~1"],
@@ -76,11 +75,12 @@ def test_moving_the_branch_back_over_a_live_peers_commit_is_refused(pair, argv: 
     res = run_in(lane, "A", a, *argv)
     assert res.returncode != 0, res.stdout + res.stderr
     err = res.stderr.decode()
-    assert f"{bobs[:7]} B1 (session B)" in err, err
-    assert "git revert" in err
+    if argv[0] not in ("checkout", "switch"):             # those are refused as branch switches
+        assert f"{bobs[:7]} B1 (session B)" in err, err
+        assert "git revert" in err
     assert lane.head() == bobs and lane.read("b") == "bob\n"
     assert lane.staged("A") == set()                       # never turned into alice's staged work
-    assert lane.plain("status", "--porcelain", "--", "b").stdout == b"" or True
+    assert lane.plain("status", "--porcelain", "--", "b").stdout == b""
     assert log(lane) == ["B1", "init"]
     lane.fsck()
 
@@ -95,6 +95,7 @@ def test_rebase_interactive_dropping_a_peers_commit_is_refused(pair, tmp_path: P
     editor.chmod(0o755)
     res = run_in(lane, "A", a, "rebase", "-i", "HEAD~2", GIT_SEQUENCE_EDITOR=str(editor))
     assert res.returncode != 0, res.stderr
+    assert f"{bobs[:7]} B1 (session B)" in res.stderr.decode(), res.stderr
     assert lane.head() == bobs and log(lane) == ["B1", "A1", "init"]
     assert not (lane.path / ".git" / "rebase-merge").exists()
     lane.fsck()
@@ -133,3 +134,28 @@ def test_alone_a_rewrite_is_plain_git(lane: Lane, owner_proc) -> None:
     res = run_in(lane, "A", a, "reset", "--hard", "HEAD~1")
     assert res.returncode == 0, res.stderr
     assert log(lane) == ["init"]
+
+
+def test_amending_a_peers_commit_is_refused_and_my_own_is_plain_git(pair) -> None:
+    lane, a, b = pair
+    stage(lane, "A", a, {})
+    bobs = bob_commits(lane, b)
+    res = run_in(lane, "A", a, "commit", "--amend", "-q", "-m", "mine now")
+    assert res.returncode != 0 and f"{bobs[:7]} B1 (session B)" in res.stderr.decode(), res.stderr
+    assert lane.head() == bobs
+    stage(lane, "A", a, {"a": "alice\n"})
+    assert run_in(lane, "A", a, "commit", "-q", "-m", "A1").returncode == 0
+    assert run_in(lane, "A", a, "commit", "--amend", "-q", "-m", "A1 again").returncode == 0
+    assert lane.plain("log", "-1", "--format=%s").stdout == b"A1 again\n"
+
+
+def test_a_persons_commit_is_protected(pair) -> None:
+    lane, a, b = pair
+    stage(lane, "A", a, {})
+    stage(lane, "B", b, {})
+    lane.write("p", "the person's p\n")
+    lane.plain("add", "p")
+    lane.plain("commit", "-q", "-m", "person")
+    res = run_in(lane, "A", a, "reset", "--hard", "HEAD~1")
+    assert res.returncode != 0 and "person (a person)" in res.stderr.decode(), res.stderr
+    assert lane.read("p") == "the person's p\n" and log(lane) == ["person", "init"]
