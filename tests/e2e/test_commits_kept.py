@@ -159,3 +159,14 @@ def test_a_persons_commit_is_protected(pair) -> None:
     res = run_in(lane, "A", a, "reset", "--hard", "HEAD~1")
     assert res.returncode != 0 and "person (a person)" in res.stderr.decode(), res.stderr
     assert lane.read("p") == "the person's p\n" and log(lane) == ["person", "init"]
+
+
+def test_rebase_onto_dropping_a_peers_commit_is_refused(pair) -> None:
+    lane, a, b = pair
+    stage(lane, "A", a, {})
+    bobs = bob_commits(lane, b)
+    stage(lane, "A", a, {"a": "alice\n"})
+    assert run_in(lane, "A", a, "commit", "-q", "-m", "A1").returncode == 0
+    res = run_in(lane, "A", a, "rebase", "-q", "--onto", "HEAD~2", "HEAD~1")   # would drop B1
+    assert res.returncode != 0 and f"{bobs[:7]} B1 (session B)" in res.stderr.decode(), res.stderr
+    assert log(lane) == ["A1", "B1", "init"]

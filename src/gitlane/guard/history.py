@@ -42,10 +42,11 @@ def maker(conn: sqlite3.Connection, commit: str | None) -> str | None:
     return row[0] if row else None
 
 
-def rewrite(command: str, args: Sequence[str], branch: str | None) -> str | None:
+def rewrite(command: str, args: Sequence[str], branch: str | None) -> str | tuple[str, str] | None:
     """What the command takes off the checked-out branch `branch`
     ('refs/heads/x', None when detached): a revision R (the commits in
-    R..HEAD), ALL, TIP, or None (nothing, or not a rewrite)."""
+    R..HEAD), ALL, TIP, (X, U) (the commits of U..HEAD's complement that X
+    lacks: `rebase --onto X U`), or None (nothing, or not a rewrite)."""
     before, after = classify.positionals(args)
     if command == "reset" and not after and len(before) <= 1:
         return before[0] if before else None
@@ -60,19 +61,32 @@ def rewrite(command: str, args: Sequence[str], branch: str | None) -> str | None
     return None
 
 
-def _rebase(args: Sequence[str], before: Sequence[str]) -> str | None:
+def _rebase(args: Sequence[str], before: Sequence[str]) -> str | tuple[str, str] | None:
+    """A plain rebase replays every commit of U..HEAD (one git finds already
+    upstream has its change there): nothing is lost. `-i` may drop any of
+    them; `--onto X U` drops the commits of U that are not in X."""
     if any(a in ("--continue", "--abort", "--skip", "--quit", "--edit-todo", "--show-current-patch")
            for a in args):
         return None
-    if "--root" in args:
-        return ALL
+    interactive = any(a in ("-i", "--interactive") for a in args)
     words = list(before)
-    for i, a in enumerate(args):  # the value of --onto / -x / -s / -X is not the upstream
+    onto = None
+    for i, a in enumerate(args):  # the values of --onto / -x / -s / -X are not the upstream
         if a in ("--onto", "-x", "--exec", "-s", "--strategy", "-X", "--strategy-option") and i + 1 < len(args):
             if args[i + 1] in words:
                 words.remove(args[i + 1])
+            if a == "--onto":
+                onto = args[i + 1]
+        elif a.startswith("--onto="):
+            onto = a.split("=", 1)[1]
+    if len(words) > 1:
+        return None  # `rebase U BRANCH` switches to BRANCH first: the switch guard's case
+    if "--root" in args:
+        return ALL if interactive else None
     upstream = words[0] if words else "@{upstream}"
-    return upstream if len(words) <= 1 else None  # `rebase U BRANCH` rewrites BRANCH: switched first
+    if interactive:
+        return upstream
+    return (onto, upstream) if onto else None
 
 
 def _update_ref(args: Sequence[str], branch: str | None) -> str | None:
@@ -117,16 +131,21 @@ def taken(s: Session, inv: Invocation) -> list[tuple[str, str]]:
     if what is None or tip is None:
         return []
     if what == TIP:
-        spec = [f"{tip}^!"]
-    elif what == ALL:
-        spec = [tip]
-    else:
-        if what.startswith("-"):
-            return []  # not a revision: git refuses it on its own
-        target = s.git.resolve_commit(what)
-        if target is None:
-            return []
-        spec = [tip, f"^{target}"]
+        return _listed(s, [f"{tip}^!"])
+    if what == ALL:
+        return _listed(s, [tip])
+    words = list(what) if isinstance(what, tuple) else [what]
+    ids = [s.git.resolve_commit(w) if not w.startswith("-") else None for w in words]  # never an option
+    if None in ids:
+        return []  # not a revision: git refuses it on its own
+    dropped = _listed(s, [tip, f"^{ids[0]}"])
+    if isinstance(what, tuple):  # --onto X U: replayed are U..HEAD, dropped the rest of HEAD ^X
+        replayed = {c for c, _ in _listed(s, [tip, f"^{ids[1]}"])}
+        dropped = [c for c in dropped if c[0] not in replayed]
+    return dropped
+
+
+def _listed(s: Session, spec: list[str]) -> list[tuple[str, str]]:
     try:
         out = s.git.run("rev-list", "--format=%H %h %s", "--no-commit-header", *spec).out
     except GitError:
