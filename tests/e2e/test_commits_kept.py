@@ -4,12 +4,18 @@ rewrites history only over its own commits (guard.history). Real git, real
 processes; the person is the real git without a session."""
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import time
 from pathlib import Path
 
+import psutil
 import pytest
 
-from gitlane.testing.lane import SHIM, Lane
-from gitlane.testing.processes import Gate, audit, lane_env, run_in, stage, wait_for_file
+from gitlane.testing.lane import SHIM, Lane, real_git
+from gitlane.testing.processes import (RUN_TIMEOUT, Gate, audit, git_verb, gitlane, lane_env, plain_env, run_in,
+                                       stage, wait_for_file, wait_gone)
 
 
 def log(lane: Lane) -> list[str]:
@@ -170,3 +176,112 @@ def test_rebase_onto_dropping_a_peers_commit_is_refused(pair) -> None:
     res = run_in(lane, "A", a, "rebase", "-q", "--onto", "HEAD~2", "HEAD~1")   # would drop B1
     assert res.returncode != 0 and f"{bobs[:7]} B1 (session B)" in res.stderr.decode(), res.stderr
     assert log(lane) == ["A1", "B1", "init"]
+
+
+# --- .git/index follows every session commit ---------------------------------------
+
+def pending_lines(lane: Lane) -> list[str]:
+    p = lane.path / ".git" / "gitlane" / "main-index.pending"
+    return p.read_text().splitlines() if p.exists() else []
+
+
+def wait_until(cond, what: str, deadline: float = RUN_TIMEOUT) -> None:  # type: ignore[no-untyped-def]
+    """A condition wait (bounded), never a timed sleep."""
+    end = time.monotonic() + deadline
+    while not cond():
+        assert time.monotonic() < end, f"timed out waiting for {what}"
+        time.sleep(0.01)
+
+
+def person_commits_and_keeps(lane: Lane, want: dict[str, str]) -> None:
+    """What the person sees, then their plain `git add x && git commit`."""
+    assert lane.plain("status", "--porcelain", "--untracked-files=no").stdout == b""
+    lane.write("x", "the person's x\n")
+    lane.plain("add", "x")
+    lane.plain("commit", "-q", "-m", "person")
+    assert lane.commit_files("HEAD") == {"x"}
+    files = lane.tree_files()
+    for path, text in want.items():
+        assert files.get(path) == text, (path, files.get(path))
+    assert lane.plain("status", "--porcelain", "--untracked-files=no").stdout == b""
+    lane.fsck()
+
+
+def shim_children(r) -> list[psutil.Process]:  # type: ignore[no-untyped-def]
+    return psutil.Process(r.pid).children()
+
+
+@pytest.mark.parametrize("follower", ["lives", "killed too"])
+def test_a_shim_killed_right_after_its_commit_leaves_git_index_coherent(pair, running, tmp_path: Path,
+                                                                      follower: str) -> None:
+    lane, a, b = pair
+    gate = Gate(tmp_path)
+    gate.install(lane, "post-commit", condition='[ -n "$GITLANE_HOOK_GATE" ]')
+    stage(lane, "A", a, {"s1": "A's new file\n", "README": "A's README\n"})
+    old = lane.head()
+    gate.arm()
+    ca = running([str(SHIM / "git"), "commit", "-q", "-m", "A1"], lane.path, lane_env("A", a, GITLANE_HOOK_GATE="1"))
+    wait_for_file(gate.ready, ca)                          # git updated HEAD; its post-commit hook runs
+    assert lane.plain("log", "-1", "--format=%s").stdout == b"A1\n"
+    assert pending_lines(lane) == [f"{old} -"]             # written before git commit ran
+    kids = [p for p in shim_children(ca) if git_verb(p.cmdline()) != "commit"]
+    assert len(kids) == 1                                  # the follower, forked before git
+    os.kill(ca.pid, signal.SIGKILL)
+    if follower == "killed too":
+        kids[0].kill()
+    assert ca.finish() == -signal.SIGKILL
+    if follower == "killed too":
+        wait_gone(kids)
+        assert pending_lines(lane) == [f"{old} -"]
+        report = gitlane(lane, "doctor")
+        assert ".git/index has not yet followed 1 session commit(s)" in report.stdout.decode(), report.stdout
+        stage(lane, "B", b, {"b": "B's b\n"})              # the next command of any session completes it
+    wait_until(lambda: pending_lines(lane) == [], "the pending sync")
+    gate.release()
+    person_commits_and_keeps(lane, {"s1": "A's new file\n", "README": "A's README\n"})
+    assert lane.plain("log", "--format=%s").stdout == b"person\nA1\ninit\n"
+
+
+def test_a_busy_git_index_lock_during_session_commits(pair, tmp_path: Path) -> None:
+    """index.lock held (by a live git of the repository) while sessions
+    commit: every sync is left pending, then completed once it is free."""
+    lane, a, b = pair
+    lock = lane.path / ".git" / "index.lock"
+    lock.write_bytes(b"")
+    holder = subprocess.Popen([real_git(), "hash-object", "--stdin"], cwd=lane.path, stdin=subprocess.PIPE,
+                              stdout=subprocess.DEVNULL)
+    try:
+        want = {}
+        for i in range(3):
+            for name, pid in (("A", a), ("B", b)):
+                files = {f"{name}{i}": f"{name} {i}\n"}
+                stage(lane, name, pid, files)
+                res = run_in(lane, name, pid, "commit", "-q", "-m", f"{name}{i}")
+                assert res.returncode == 0, res.stderr
+                assert b".git/index is busy" in res.stderr
+                want.update(files)
+        assert len(pending_lines(lane)) == 6
+    finally:
+        lock.unlink()                                     # that git is done
+        holder.kill()
+        holder.wait()
+    wait_until(lambda: pending_lines(lane) == [], "the pending syncs")
+    person_commits_and_keeps(lane, want)
+
+
+@pytest.mark.slow
+def test_a_status_poller_while_three_sessions_commit(lane: Lane, owner_proc, running) -> None:
+    owners = {n: owner_proc().pid for n in ("A", "B", "C")}
+    poller = running(["sh", "-c", f"while :; do '{real_git()}' status --porcelain >/dev/null 2>&1; done"],
+                     lane.path, plain_env())
+    script = ("for i in $(seq 1 20); do echo \"$S $i\" > \"$S.$i\"; git add \"$S.$i\" && "
+              "git commit -q -m \"$S $i\" || exit 1; done")
+    workers = [running(["sh", "-c", script], lane.path, lane_env(n, pid, S=n)) for n, pid in owners.items()]
+    for w in workers:
+        assert w.finish(timeout=600) == 0, w.stderr
+    poller.kill_group()
+    poller.proc.wait()
+    wait_until(lambda: pending_lines(lane) == [], "the pending syncs")
+    want = {f"{n}.{i}": f"{n} {i}\n" for n in owners for i in range(1, 21)}
+    person_commits_and_keeps(lane, want)
+    assert len(lane.plain("log", "--format=%s").stdout.splitlines()) == 62

@@ -54,8 +54,8 @@ def run_commit(s: Session, argv: str) -> tuple[str, str, int]:
             stage.isolate_and_guard(s, inv, conn)
             if inv.command == "commit":
                 commit._check_commit(s, inv, conn)
-            old, new, status = commit._run_locked(s, inv, conn, slock)
-            commit._after(s, inv, conn, old, new, status, time.time())
+            old, new, status, intent = commit._run_locked(s, inv, conn, slock)
+            commit._after(s, inv, conn, old, new, status, time.time(), intent)
         finally:
             conn.close()
     return old, new, status

@@ -149,11 +149,6 @@ def test_pending_file_damage_is_ignored(lane: Lane, git: Git, moved: tuple[str, 
     assert entries(lane) == tree(lane, new)                  # the one good line applied
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: shared.main_index._drop_pending removes the first N lines of the pending file, N being the "
-    "number of *valid* lines applied; damaged lines before them are counted as applied, so an "
-    "applied sync stays in the file while complete() returns True (and `gitlane doctor` keeps "
-    "reporting it pending until a second run)"))
 def test_complete_true_means_nothing_is_left_pending_even_after_damage(lane: Lane, git: Git,
                                                                        moved: tuple[str, str]) -> None:
     old, new = moved

@@ -40,6 +40,8 @@ def global_lock_path(s: Session) -> str:
 
 def run(s: Session, inv: Invocation) -> int:
     start = time.time()
+    from gitlane.shared import main_index
+    main_index.catch_up(s.git)
     with refresh.session_lock(s, inv.holder(s.name)) as slock:
         conn = stage.connect(s)
         try:
@@ -47,9 +49,9 @@ def run(s: Session, inv: Invocation) -> int:
             stage.isolate_and_guard(s, inv, conn)
             if inv.command == "commit":
                 _check_commit(s, inv, conn)
-            old, new, status = _run_locked(s, inv, conn, slock)
+            old, new, status, intent = _run_locked(s, inv, conn, slock)
             try:
-                _after(s, inv, conn, old, new, status, start)
+                _after(s, inv, conn, old, new, status, start, intent)
             except Exception as exc:  # git already did its work: report, never undo
                 if os.environ.get("GITLANE_TRACE") == "1":
                     raise
@@ -60,7 +62,8 @@ def run(s: Session, inv: Invocation) -> int:
     proc.exit_like(status)
 
 
-def _run_locked(s: Session, inv: Invocation, conn: sqlite3.Connection, slock: locks.Lock) -> tuple[str, str, int]:
+def _run_locked(s: Session, inv: Invocation, conn: sqlite3.Connection,
+                slock: locks.Lock) -> tuple[str, str, int, str | None]:
     with locks.acquire(global_lock_path(s), inv.holder(s.name), "the global lock",
                        lambda: locks.timeout(s.git)) as glock:
         stage.clear_stale(s, inv, ref_locks=True)
@@ -72,12 +75,25 @@ def _run_locked(s: Session, inv: Invocation, conn: sqlite3.Connection, slock: lo
         history.check(s, inv, conn)
         old = s.index.head()
         merge_state.claim(s, inv, conn)
+        intent = _intend(s, inv, old)
         status = proc.call(inv.real_argv(), s.git_env(os.environ), pass_fds=[glock.fd, slock.fd])
         session_index.stamp_verified(s.index.path)
         new = s.index.head()
         if _landed(s, inv, status, old, new):
             s.index.set_base(new)
-    return old, new, status
+    return old, new, status, intent
+
+
+def _intend(s: Session, inv: Invocation, old: str) -> str | None:
+    """docs/DESIGN.md, "Invariants" 10: before git may move HEAD, record that
+    .git/index will have to follow, and fork the follower that completes it
+    even if this process is killed right after git's ref update."""
+    from gitlane.shared import main_index
+    if inv.command in _NO_INDEX:
+        return None
+    intent = main_index.intend(s.git, old)
+    main_index.follow(s.git)
+    return intent
 
 
 def _landed(s: Session, inv: Invocation, status: int, old: str, new: str) -> bool:
@@ -148,7 +164,7 @@ def _would_commit(s: Session, cargs: classify.CommitArgs) -> list[bytes]:
 
 
 def _after(s: Session, inv: Invocation, conn: sqlite3.Connection, old: str, new: str, status: int,
-           start: float) -> None:
+           start: float, intent: str | None = None) -> None:
     from gitlane.session import snapshot
     from gitlane.shared import main_index
     entries = s.git.diff_tree_entries(old, new) if new != old else {}
@@ -166,10 +182,11 @@ def _after(s: Session, inv: Invocation, conn: sqlite3.Connection, old: str, new:
     if os.path.exists(s.index.path):
         snapshot.take(s.git, s.name, s.index.path, s.index.base() or new, bool(staged))
     s.note_staged(len(staged))
-    if paths and not main_index.sync(s.git, old, new, lambda detail: db.audit(
-            conn, "reclaim", s.name, argv=inv.line, detail=detail)):
-        main_index.skipped_notice()
-        main_index.retry_in_background(s.git)
+    landed = new != old and s.index.base() == new
+    if (intent or (landed and paths)) and not main_index.settle(
+            s.git, intent, old, new if landed and paths else None,
+            lambda detail: db.audit(conn, "reclaim", s.name, argv=inv.line, detail=detail)):
+        main_index.skipped_notice()  # the follower completes it when the lock is free
 
 
 def _still_staged(s: Session, inv: Invocation, new: str, status: int) -> list[bytes]:

@@ -73,6 +73,8 @@ def isolate_and_guard(s: Session, inv: Invocation, conn: sqlite3.Connection | No
 
 
 def run(s: Session, inv: Invocation) -> int:
+    from gitlane.shared import main_index
+    main_index.catch_up(s.git)
     with refresh.session_lock(s, inv.holder(s.name)) as lock:
         clear_stale(s, inv, ref_locks=False)
         refresh_tolerant(s)
