@@ -285,3 +285,36 @@ def test_a_status_poller_while_three_sessions_commit(lane: Lane, owner_proc, run
     want = {f"{n}.{i}": f"{n} {i}\n" for n in owners for i in range(1, 21)}
     person_commits_and_keeps(lane, want)
     assert len(lane.plain("log", "--format=%s").stdout.splitlines()) == 62
+
+
+def test_doctor_finds_and_fixes_a_stale_git_index(pair) -> None:
+    """Planted by hand: .git/index put back to before two session commits
+    (one added s1 and changed README, one deleted gone); the person staged p
+    meanwhile. doctor names exactly the session paths, --fix brings them to
+    HEAD and keeps the person's p; a plain commit then reverts nothing."""
+    lane, a, b = pair
+    lane.write("gone", "to be deleted\n")
+    lane.plain("add", "gone")
+    lane.plain("commit", "-q", "-m", "gone")
+    before = (lane.path / ".git" / "index").read_bytes()
+    stage(lane, "A", a, {"s1": "A's s1\n", "README": "A's README\n"})
+    assert run_in(lane, "A", a, "commit", "-q", "-m", "A1").returncode == 0
+    assert run_in(lane, "B", b, "rm", "-q", "gone").returncode == 0
+    assert run_in(lane, "B", b, "commit", "-q", "-m", "B1").returncode == 0
+    (lane.path / ".git" / "index").write_bytes(before)      # the damage
+    lane.write("p", "the person's p\n")
+    lane.plain("add", "p")
+    status = lane.plain("status", "--porcelain").stdout.decode()
+    assert "D  s1" in status and "?? s1" in status          # what a person would see
+    res = gitlane(lane, "doctor")
+    out = res.stdout.decode()
+    assert res.returncode == 1
+    assert ".git/index is behind HEAD on 3 path(s) sessions committed: README, gone, s1" in out, out
+    res = gitlane(lane, "doctor", "--fix")
+    assert "[fixed]" in res.stdout.decode() and res.returncode == 0, res.stdout
+    assert lane.plain("status", "--porcelain").stdout == b"A  p\n"
+    lane.plain("commit", "-q", "-m", "person")
+    assert lane.commit_files("HEAD") == {"p"}
+    assert lane.tree_files() == {"README": "A's README\n", "s1": "A's s1\n", "p": "the person's p\n"}
+    assert gitlane(lane, "doctor").returncode == 0
+    lane.fsck()

@@ -254,6 +254,55 @@ def _apply(git: Git, shared: str, old: str, new: str) -> None:
         files.remove(tmp)
 
 
+def stale(git: Git, made_by: Callable[[str], str | None], limit: int = 200) -> dict[bytes, bytes]:
+    """Paths where .git/index still holds what a session commit replaced:
+    the entry differs from HEAD, the last commit on HEAD that changed the
+    path was a session's, and the entry is that commit's parent's version
+    (absent, if the commit added it). A path the person staged is anything
+    else, and never listed. {path: the index-info line of HEAD's entry}."""
+    shared = os.path.join(git.repo.git_dir, "index")
+    if not os.path.exists(shared) or git.repo.head() is None:
+        return {}
+    out = git.run("diff-index", "--cached", "--raw", "-z", "--no-renames", "HEAD", index=shared, check=False).out
+    fields = out.split(b"\0")
+    found: dict[bytes, bytes] = {}
+    for meta, path in list(zip(fields[0::2], fields[1::2]))[:limit]:
+        if not meta.startswith(b":"):
+            continue
+        head_mode, index_mode, head_sha, index_sha, _ = meta[1:].split(b" ")
+        last = git.run("log", "-1", "--format=%H", "HEAD", "--", os.fsdecode(path), check=False).out.decode().strip()
+        if not layout.is_object_id(last) or made_by(last) is None:
+            continue
+        before = git.run("rev-parse", "-q", "--verify", f"{last}^:{os.fsdecode(path)}", check=False)
+        parent_sha = before.out.strip() if before.rc == 0 else None
+        if parent_sha != (index_sha if index_mode != b"000000" else None):
+            continue  # not the replaced version: the person staged it
+        mode = b"0" if head_mode == b"000000" else head_mode
+        found[path] = mode + b" " + head_sha + b"\t" + path
+    return found
+
+
+def repair(git: Git, entries: dict[bytes, bytes], patience: float = 5.0) -> bool:
+    """Bring those paths of .git/index to HEAD, as a compare-and-swap under
+    index.lock: a path whose entry changed since stale() read it is left."""
+    shared = os.path.join(git.repo.git_dir, "index")
+    lock = _take_lock(git, shared + ".lock", patience, None)
+    if lock is None:
+        return False
+    tmp = os.path.join(git.repo.git_dir, f"index.gitlane.{os.getpid()}")
+    try:
+        still = {p: line for p, line in stale(git, lambda _c: "", limit=len(entries) + 200).items()
+                 if p in entries and line == entries[p]} if entries else {}
+        if still:
+            files.copy_keep_stat(shared, tmp)
+            git.update_entries(tmp, still)
+            os.replace(tmp, shared)
+    finally:
+        files.remove(tmp)
+        files.remove(lock)
+    return True
+
+
 def _take_lock(git: Git, lock: str, patience: float, audit: Callable[[str], None] | None) -> str | None:
     """Create .git/index.lock the way git does (O_EXCL). A background
     `git status` holds it for milliseconds: wait up to `patience`; a lock
