@@ -318,3 +318,20 @@ def test_doctor_finds_and_fixes_a_stale_git_index(pair) -> None:
     assert lane.tree_files() == {"README": "A's README\n", "s1": "A's s1\n", "p": "the person's p\n"}
     assert gitlane(lane, "doctor").returncode == 0
     lane.fsck()
+
+
+def test_a_claim_whose_content_a_person_committed_stops_blocking(pair) -> None:
+    lane, a, b = pair
+    stage(lane, "A", a, {})
+    stage(lane, "B", b, {"p": "bob's p\n"})
+    res = run_in(lane, "A", a, "add", "p")
+    assert res.returncode != 0 and b"staged by session B" in res.stderr  # its claim blocks
+    lane.plain("add", "p")                                   # a person commits B's staged p
+    lane.plain("commit", "-q", "-m", "person took p")
+    lane.write("p", "alice's p\n")
+    res = run_in(lane, "A", a, "add", "p")                   # no command of B's in between
+    assert res.returncode == 0, res.stderr
+    assert lane.staged("B") == set()                         # B's index follows HEAD on its next command
+    assert run_in(lane, "A", a, "commit", "-q", "-m", "A1").returncode == 0
+    assert lane.tree_files()["p"] == "alice's p\n" and lane.commit_files("HEAD") == {"p"}
+    assert lane.plain("log", "--format=%s").stdout == b"A1\nperson took p\ninit\n"

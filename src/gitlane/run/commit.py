@@ -22,7 +22,7 @@ from gitlane.git import proc
 from gitlane.guard import force, history
 from gitlane.run import classify, merge_state, stage
 from gitlane.session import index as session_index
-from gitlane.session import isolation, refresh
+from gitlane.session import isolation, refresh, settled
 from gitlane.shared import claims, db, locks
 
 if TYPE_CHECKING:
@@ -137,7 +137,7 @@ def _conflict_refusal(s: Session, inv: Invocation, exc: session_index.Conflict) 
 def _check_commit(s: Session, inv: Invocation, conn: sqlite3.Connection) -> None:
     cargs = classify.commit_args(inv.args)
     staged = _would_commit(s, cargs)
-    found = claims.find(conn, s.repo.worktree_id, s.name, staged, claims.alive_checker(conn))
+    found = settled.unsettled(s, claims.find(conn, s.repo.worktree_id, s.name, staged, claims.alive_checker(conn)))
     if found:
         what = "commit -a: it would sweep" if "all" in cargs.flags else "commit"
         raise claims.refusal(what, found, "nothing was committed; your index is as it was.\n"

@@ -14,7 +14,7 @@ from gitlane import files
 from gitlane.git import proc
 from gitlane.run import classify
 from gitlane.session import index as session_index
-from gitlane.session import isolation, refresh
+from gitlane.session import isolation, refresh, settled
 from gitlane.shared import claims, db, git_locks, locks, sessions
 
 if TYPE_CHECKING:
@@ -96,7 +96,7 @@ def _named_hidden_paths(s: Session, inv: Invocation) -> None:
         return
     conn = connect(s)
     try:
-        found = claims.find(conn, s.repo.worktree_id, s.name, named, claims.alive_checker(conn))
+        found = settled.unsettled(s, claims.find(conn, s.repo.worktree_id, s.name, named, claims.alive_checker(conn)))
     finally:
         conn.close()
     if found:
@@ -150,7 +150,8 @@ def _stage_in_place(s: Session, inv: Invocation, lock: locks.Lock) -> NoReturn:
     if predicted:
         conn = connect(s)
         try:
-            found = claims.find(conn, s.repo.worktree_id, s.name, predicted, claims.alive_checker(conn))
+            found = settled.unsettled(s, claims.find(conn, s.repo.worktree_id, s.name, predicted,
+                                                     claims.alive_checker(conn)))
         finally:
             conn.close()
         if found:
@@ -188,7 +189,8 @@ def claim_or_refuse(s: Session, index: str, action: str | None, nothing: str) ->
     try:
         with db.tx(conn):
             if action is not None:
-                found = claims.find(conn, s.repo.worktree_id, s.name, staged, claims.alive_checker(conn))
+                found = settled.unsettled(s, claims.find(conn, s.repo.worktree_id, s.name, staged,
+                                                         claims.alive_checker(conn)))
                 if found:
                     raise claims.refusal(action, found, nothing)
             isolation.carry(s, claims.set_staged(conn, s.repo.worktree_id, s.name, staged))
