@@ -166,3 +166,17 @@ def test_would_commit(lane: Lane, a: Session, argv: str, want: set[bytes]) -> No
     assert lane.plain("ls-files", "-s", index=a.index.path).stdout == before     # predicted on a copy
     assert [n for n in os.listdir(a.dir) if n.startswith("index.predict")] == []
 
+
+@pytest.mark.parametrize("word", ["--amend", "--amen", "--am"])
+def test_an_abbreviated_amend_of_someone_elses_commit_is_refused(lane: Lane, a: Session, word: str,
+                                                                 make_session: Callable[..., Session]) -> None:
+    """git takes any unambiguous prefix of a long option (`--amen`, `--am`
+    are --amend), so the history guard must too: the base commit was made by
+    a person, and while a peer is live amending it is refused before git runs."""
+    b = make_session("B")
+    refresh.ensure(b, "", "status", reading=True)          # a live peer (this process owns it)
+    head = lane.head()
+    with pytest.raises(Fatal) as exc:
+        run_commit(a, f"commit -q {word} --no-edit")
+    assert f"{head[:7]} base (a person)" in exc.value.what
+    assert lane.head() == head

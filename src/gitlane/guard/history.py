@@ -1,7 +1,7 @@
 """The history guard: while other sessions are live, a session moves its
 branch backwards or rewrites history only over its own commits
-(docs/DESIGN.md, "Invariants", 10; "Verified for the next steps": git offers
-no hook for reset, rebase or update-ref, only the shim sees them).
+(docs/DESIGN.md, "Invariants", 10; "Refs and reachability": git offers no
+hook for reset, rebase or update-ref, only the shim sees them).
 
 `rewrite()` (pure) reads from the arguments which commits a command would
 take off the checked-out branch: `reset <rev>` (every mode), `rebase`
@@ -28,18 +28,14 @@ if TYPE_CHECKING:
     from gitlane.run.invocation import Invocation
     from gitlane.session import Session
 
-# Audit events whose commit_id is a commit the session made.
-MADE = ("commit", "amend", "merge", "cherry-pick", "revert", "am", "pull", "rebase")
 ALL = "ALL"   # rewrite(): every commit of the branch (rebase --root, update-ref -d)
 TIP = "TIP"   # rewrite(): the tip alone (commit --amend)
 
 
 def maker(conn: sqlite3.Connection, commit: str | None) -> str | None:
     """The session that made this commit, or None (a person, or unknown)."""
-    marks = ",".join("?" * len(MADE))
-    row = conn.execute(f"SELECT session FROM audit WHERE commit_id = ? AND event IN ({marks}) "
-                       "ORDER BY id DESC LIMIT 1", (commit, *MADE)).fetchone()
-    return row[0] if row else None
+    from gitlane.shared import claims
+    return claims.commit_maker(conn, commit)
 
 
 def rewrite(command: str, args: Sequence[str], branch: str | None) -> str | tuple[str, str] | None:

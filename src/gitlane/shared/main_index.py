@@ -30,16 +30,13 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Callable
 
-PENDING = "main-index.pending"
-PENDING_LOCK = "main-index.pending.lock"
-RETRY_LOCK = "main-index.retry.lock"
 PATIENCE = 0.5          # how long a session command waits for a busy .git/index.lock
 RETRY_FOR = 60.0        # how long the background retry keeps trying
 INTENT = "-"            # a pending line "OLD -": a commit from OLD is under way (new unknown yet)
 
 
 def pending_path(git: Git) -> str:
-    return os.path.join(git.repo.state_dir(), PENDING)
+    return os.path.join(git.repo.state_dir(), layout.MAIN_INDEX_PENDING)
 
 
 class _PendingLock:
@@ -48,7 +45,7 @@ class _PendingLock:
     rewrite. Held for microseconds, never by a git child."""
 
     def __init__(self, git: Git) -> None:
-        self.path = os.path.join(git.repo.state_dir(), PENDING_LOCK)
+        self.path = os.path.join(git.repo.state_dir(), layout.MAIN_INDEX_PENDING_LOCK)
         self.fd = -1
 
     def __enter__(self) -> "_PendingLock":
@@ -385,13 +382,14 @@ def _follower(git: Git, r: int) -> None:
 
 
 def _retry(git: Git) -> None:
-    """Bounded and single-instance (a fasteners lock, held by this process
-    alone: it never needs to be inherited by a git child)."""
+    """Bounded and single-instance (locks.single_instance: held by this
+    process alone, it never needs to be inherited by a git child)."""
     if complete(git, patience=0.0):
         return
-    import fasteners
-    lock = fasteners.InterProcessLock(os.path.join(git.repo.state_dir(), RETRY_LOCK))
-    if not lock.acquire(blocking=False):
+    from gitlane.shared import locks
+    lock = locks.single_instance(os.path.join(git.repo.state_dir(), layout.MAIN_INDEX_RETRY_LOCK),
+                                 "the .git/index retry", None)
+    if lock is None:
         return  # another retry is already on it
     try:
         deadline = time.monotonic() + RETRY_FOR
