@@ -23,8 +23,9 @@ DB = "state.db"
 GENERATION = "generation"
 GLOBAL_LOCK = "global.lock"
 MAINTENANCE_LOCK = "maintenance.lock"    # fasteners: one `doctor --fix/--repair` or `gc` at a time
-MAIN_INDEX_PENDING = "main-index.pending"  # "<old> <new>" lines: session commits .git/index must follow
+MAIN_INDEX_PENDING = "main-index.pending"  # "<old> <new>" / "<old> -" (intent) lines: commits .git/index must follow
 MAIN_INDEX_RETRY_LOCK = "main-index.retry.lock"  # fasteners: one background .git/index retry at a time
+MAIN_INDEX_PENDING_LOCK = "main-index.pending.lock"  # flock: every change to the pending file, serialised
 SESSIONS = "sessions"
 WORKTREES = "worktrees"
 

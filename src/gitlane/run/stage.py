@@ -14,7 +14,7 @@ from gitlane import files
 from gitlane.git import proc
 from gitlane.run import classify
 from gitlane.session import index as session_index
-from gitlane.session import isolation, refresh
+from gitlane.session import isolation, refresh, settled
 from gitlane.shared import claims, db, git_locks, locks, sessions
 
 if TYPE_CHECKING:
@@ -72,6 +72,8 @@ def isolate_and_guard(s: Session, inv: Invocation, conn: sqlite3.Connection | No
 
 
 def run(s: Session, inv: Invocation) -> int:
+    from gitlane.shared import main_index
+    main_index.catch_up(s.git)
     with refresh.session_lock(s, inv.holder(s.name)) as lock:
         clear_stale(s, inv, ref_locks=False)
         refresh_tolerant(s)
@@ -93,7 +95,7 @@ def _named_hidden_paths(s: Session, inv: Invocation) -> None:
         return
     conn = connect(s)
     try:
-        found = claims.find(conn, s.repo.worktree_id, s.name, named, claims.alive_checker(conn))
+        found = settled.unsettled(s, claims.find(conn, s.repo.worktree_id, s.name, named, claims.alive_checker(conn)))
     finally:
         conn.close()
     if found:
@@ -147,7 +149,8 @@ def _stage_in_place(s: Session, inv: Invocation, lock: locks.Lock) -> NoReturn:
     if predicted:
         conn = connect(s)
         try:
-            found = claims.find(conn, s.repo.worktree_id, s.name, predicted, claims.alive_checker(conn))
+            found = settled.unsettled(s, claims.find(conn, s.repo.worktree_id, s.name, predicted,
+                                                     claims.alive_checker(conn)))
         finally:
             conn.close()
         if found:
@@ -185,7 +188,8 @@ def claim_or_refuse(s: Session, index: str, action: str | None, nothing: str) ->
     try:
         with db.tx(conn):
             if action is not None:
-                found = claims.find(conn, s.repo.worktree_id, s.name, staged, claims.alive_checker(conn))
+                found = settled.unsettled(s, claims.find(conn, s.repo.worktree_id, s.name, staged,
+                                                         claims.alive_checker(conn)))
                 if found:
                     raise claims.refusal(action, found, nothing)
             isolation.carry(s, claims.set_staged(conn, s.repo.worktree_id, s.name, staged))

@@ -288,11 +288,17 @@ def transfer(conn: sqlite3.Connection, src: str, dst: str) -> None:
 
 # --- who made a commit; who owns a merge in progress ------------------------------------
 
+# Audit events whose commit_id is a commit the session made (a `reset` records
+# the commit it moved to, which it did not make).
+MAKING_EVENTS = ("commit", "amend", "merge", "cherry-pick", "revert", "am", "pull", "rebase")
+
+
 def commit_maker(conn: sqlite3.Connection, commit: str | None) -> str | None:
-    """The session that made this commit (its last `commit` or `amend` audit
-    record), or None: a person, another tool, or unknown."""
-    row = conn.execute("SELECT session FROM audit WHERE commit_id = ? AND event IN ('commit', 'amend') "
-                       "ORDER BY id DESC LIMIT 1", (commit,)).fetchone()
+    """The session that made this commit (its last audit record of a making
+    event), or None: a person, another tool, or unknown."""
+    marks = ",".join("?" * len(MAKING_EVENTS))
+    row = conn.execute(f"SELECT session FROM audit WHERE commit_id = ? AND event IN ({marks}) "
+                       "ORDER BY id DESC LIMIT 1", (commit, *MAKING_EVENTS)).fetchone()
     return row[0] if row else None
 
 
