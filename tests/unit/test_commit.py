@@ -82,7 +82,7 @@ def test_git_runs_holding_the_global_and_the_session_lock(lane: Lane, a: Session
 
 def test_a_commit_moves_the_base_and_does_the_bookkeeping(lane: Lane, a: Session, conn: db.Connection) -> None:
     add(lane, a, P="A's P\n", new="new\n")
-    assert snapshot.read(a.git, "A") is not None
+    assert snapshot.read(a.git, "A") is None                  # alone: no snapshot ref
     old, new, status = run_commit(a, "commit -q -m A")
     assert status == 0 and old != new == lane.head()
     assert a.index.base() == new
@@ -97,7 +97,9 @@ def test_a_commit_moves_the_base_and_does_the_bookkeeping(lane: Lane, a: Session
     assert isolation.in_step(a)
 
 
-def test_a_failed_commit_keeps_the_base_and_the_claims(lane: Lane, a: Session, conn: db.Connection) -> None:
+def test_a_failed_commit_keeps_the_base_and_the_claims(lane: Lane, a: Session, conn: db.Connection,
+                                                       owner_proc) -> None:  # type: ignore[no-untyped-def]
+    sessions.register(conn, "Z", {"GITLANE_SESSION_PID": str(owner_proc().pid)}, str(lane.path))  # a live peer
     hook(lane, "pre-commit", "exit 1\n")
     add(lane, a, P="A's P\n")
     base = a.index.base()

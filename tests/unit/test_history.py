@@ -2,6 +2,8 @@
 arguments), whose they are (the audit log), and the refusal."""
 from __future__ import annotations
 
+import os
+
 from typing import Callable
 
 import pytest
@@ -9,7 +11,7 @@ import pytest
 from gitlane.errors import Fatal
 from gitlane.guard import history
 from gitlane.session import Session
-from gitlane.shared import db
+from gitlane.shared import db, sessions
 from gitlane.testing.inproc import invocation
 from gitlane.testing.lane import Lane
 
@@ -19,6 +21,13 @@ BR = "refs/heads/main"
 @pytest.fixture
 def a(make_session: Callable[..., Session]) -> Session:
     return make_session("A")
+
+
+@pytest.fixture
+def peer(conn: db.Connection) -> str:
+    """A live peer session P (owned by this test process): peer rules apply."""
+    sessions.register(conn, "P", {"GITLANE_SESSION_PID": str(os.getpid())}, "/")
+    return "P"
 
 
 def made(conn: db.Connection, event: str, session: str, commit: str | None) -> None:

@@ -23,7 +23,7 @@ from gitlane.guard import force, history
 from gitlane.run import classify, merge_state, stage
 from gitlane.session import index as session_index
 from gitlane.session import isolation, refresh, settled
-from gitlane.shared import claims, db, locks
+from gitlane.shared import claims, db, locks, sessions
 
 if TYPE_CHECKING:
     import sqlite3
@@ -180,7 +180,8 @@ def _after(s: Session, inv: Invocation, conn: sqlite3.Connection, old: str, new:
                  commit_id=new if new != old and s.index.base() == new else None, paths=b"\0".join(paths),
                  duration=round(time.time() - start, 4), detail="GITLANE_FORCE=1" if force.forced() else None)
     if os.path.exists(s.index.path):
-        snapshot.take(s.git, s.name, s.index.path, s.index.base() or new, bool(staged))
+        snapshot.take(s.git, s.name, s.index.path, s.index.base() or new, bool(staged),
+                      alone=bool(staged) and not sessions.peer_live(conn, s.name))
     s.note_staged(len(staged))
     landed = new != old and s.index.base() == new
     if (intent or (landed and paths)) and not main_index.settle(

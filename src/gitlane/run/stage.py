@@ -130,16 +130,26 @@ def _stage_on_copy(s: Session, inv: Invocation, lock: locks.Lock) -> NoReturn:
     si = s.index
     tmp = s.path(f"index.stage.{os.getpid()}")
     files.copy_keep_stat(si.path, tmp)
-    before = os.stat(tmp).st_ino
+    before = _version(tmp)
     try:
         status = proc.call(inv.real_argv(), s.git_env(os.environ, GIT_INDEX_FILE=tmp), pass_fds=[lock.fd])
-        if os.stat(tmp).st_ino != before:  # git rewrote it: check, then keep
+        if _version(tmp) != before:  # git rewrote it: check, then keep
             claim_or_refuse(s, tmp, "stage", "nothing was staged")
             os.replace(tmp, si.path)
             session_index.stamp_verified(si.path)
     finally:
         files.remove(tmp)
     proc.exit_like(status)
+
+
+def _version(index: str) -> tuple[int, bytes]:
+    """(inode, trailing checksum) of an index file. The inode alone is not
+    enough: when git replaces the index twice (`reset -p`: its `apply --cached`
+    child, then itself) the second file can get the first's freed inode back."""
+    with open(index, "rb") as fh:
+        fh.seek(0, os.SEEK_END)
+        fh.seek(max(0, fh.tell() - 32))
+        return os.fstat(fh.fileno()).st_ino, fh.read()
 
 
 def _stage_in_place(s: Session, inv: Invocation, lock: locks.Lock) -> NoReturn:
@@ -193,7 +203,8 @@ def claim_or_refuse(s: Session, index: str, action: str | None, nothing: str) ->
                 if found:
                     raise claims.refusal(action, found, nothing)
             isolation.carry(s, claims.set_staged(conn, s.repo.worktree_id, s.name, staged))
+        alone = not sessions.peer_live(conn, s.name)
     finally:
         conn.close()
-    snapshot.take(s.git, s.name, index, base, bool(staged))
+    snapshot.take(s.git, s.name, index, base, bool(staged), alone)
     s.note_staged(len(staged))

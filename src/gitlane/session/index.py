@@ -79,8 +79,12 @@ class SessionIndex:
 
     def _fill(self, tmp: str, head: str | None, meanwhile: Callable[[], None]) -> None:
         shared = os.path.join(self.git.repo.git_dir, "index")
-        if not head or not os.path.exists(shared):
-            self.git.read_tree(tmp, head or "--empty")
+        if not head:
+            _write_empty(tmp, self.git.repo.empty_tree())
+            meanwhile()
+            return
+        if not os.path.exists(shared):
+            self.git.read_tree(tmp, head)
             meanwhile()
             return
         files.link_or_copy(shared, tmp)  # 30k files: a 3 MB copy saved
@@ -223,3 +227,14 @@ def is_corrupt(path: str) -> bool:
     if len(data) < 32 or data[:4] != b"DIRC" or int.from_bytes(data[4:8], "big") not in (2, 3, 4):
         return True
     return hashlib.sha1(data[:-20]).digest() != data[-20:] and hashlib.sha256(data[:-32]).digest() != data[-32:]
+
+
+def _write_empty(path: str, empty_tree: str) -> None:
+    """An index with no entries and no cache-tree, as plain git would have none
+    at all on an unborn branch. `read-tree --empty` records the empty tree in a
+    cache-tree, and that object is not in the repository: fsck then reports it
+    missing."""
+    import hashlib
+    body = b"DIRC" + (2).to_bytes(4, "big") + (0).to_bytes(4, "big")
+    digest = hashlib.sha256 if len(empty_tree) == 64 else hashlib.sha1
+    files.write_atomic(path, body + digest(body).digest(), durable=False)
