@@ -130,7 +130,8 @@ def _would_commit(s: Session, cargs: classify.CommitArgs) -> list[bytes]:
     (and lists) a peer's path instead of silently leaving it out."""
     head = s.index.base() or s.repo.empty_tree()  # what the index is built on, not HEAD now
     if "all" not in cargs.flags and not cargs.paths:
-        return s.git.changed_paths(s.index.path, head)
+        known = session_index.known_staged(s.index, s.index.path, head)
+        return known if known is not None else s.git.changed_paths(s.index.path, head)
     tmp = s.path(f"index.predict.{os.getpid()}")
     files.copy_keep_stat(s.index.path, tmp)
     try:
@@ -161,9 +162,10 @@ def _after(s: Session, inv: Invocation, conn: sqlite3.Connection, old: str, new:
                  duration=round(time.time() - start, 4), detail="GITLANE_FORCE=1" if force.forced() else None)
     if os.path.exists(s.index.path):
         snapshot.take(s.git, s.name, s.index.path, s.index.base() or new, bool(staged))
+        session_index.remember_staged(s.index, s.index.path, s.index.base() or new, staged)
     s.note_staged(len(staged))
     if paths and not main_index.sync(s.git, old, new, lambda detail: db.audit(
-            conn, "reclaim", s.name, argv=inv.line, detail=detail)):
+            conn, "reclaim", s.name, argv=inv.line, detail=detail), entries=entries):
         main_index.skipped_notice()
         main_index.retry_in_background(s.git)
 

@@ -49,7 +49,8 @@ def take(git: "Git", name: str, index: str, base: str, staged: bool) -> None:
     os.makedirs(os.path.dirname(path), exist_ok=True)
     # git reads every file under refs/ as a ref: the temporary file must not
     # live there, or a crash mid-write leaves a broken "ref" behind.
-    files.write_atomic(path, commit.encode() + b"\n", tmp_dir=os.path.join(git.repo.state_dir()))
+    # Not fsynced, like git's own loose refs and objects (core.fsync's default).
+    files.write_atomic(path, commit.encode() + b"\n", durable=False, tmp_dir=os.path.join(git.repo.state_dir()))
 
 
 def drop(git: "Git", name: str) -> None:

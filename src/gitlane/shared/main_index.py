@@ -63,15 +63,18 @@ def pending(git: Git) -> list[tuple[str, str]]:
 
 
 def sync(git: Git, old: str, new: str, audit: Callable[[str], None] | None = None,
-         patience: float = PATIENCE) -> bool:
+         patience: float = PATIENCE, entries: dict[bytes, bytes] | None = None) -> bool:
     """After a session commit old -> new: record it, then complete every
     pending sync if .git/index.lock can be had within `patience`. False when
-    something is left pending (the caller starts the background retry)."""
+    something is left pending (the caller starts the background retry).
+    `entries`, when given, is git.diff_tree_entries(old, new), already known
+    to the caller: one diff-tree fewer."""
     record(git, old, new)
-    return complete(git, audit, patience)
+    return complete(git, audit, patience, known={(old, new): entries} if entries is not None else None)
 
 
-def complete(git: Git, audit: Callable[[str], None] | None = None, patience: float = 0.0) -> bool:
+def complete(git: Git, audit: Callable[[str], None] | None = None, patience: float = 0.0,
+             known: dict[tuple[str, str], dict[bytes, bytes]] | None = None) -> bool:
     """Apply every pending sync, oldest first, under one hold of
     .git/index.lock. True when nothing is left pending."""
     todo = pending(git)
@@ -84,22 +87,23 @@ def complete(git: Git, audit: Callable[[str], None] | None = None, patience: flo
         return False
     try:
         for old, new in todo:
-            _apply(git, shared, old, new)
+            _apply(git, shared, old, new, (known or {}).get((old, new)))
         _drop_pending(git, len(todo))
     finally:
         files.remove(lock)
     return True
 
 
-def _apply(git: Git, shared: str, old: str, new: str) -> None:
+def _apply(git: Git, shared: str, old: str, new: str, entries: dict[bytes, bytes] | None = None) -> None:
     """One compare-and-swap: paths whose .git/index entry is still old's."""
     first_commit = old == git.repo.empty_tree()
     if not os.path.exists(shared) and not first_commit:
         return  # no .git/index: someone removed it on purpose
-    try:
-        entries = git.diff_tree_entries(old, new)
-    except GitError:
-        return  # a commit that no longer exists: nothing left to bring over
+    if entries is None:
+        try:
+            entries = git.diff_tree_entries(old, new)
+        except GitError:
+            return  # a commit that no longer exists: nothing left to bring over
     if not entries:
         return
     try:
