@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -42,10 +43,12 @@ class Steps:
     def __init__(self, name: str, steps, env, cwd: str, before=None) -> None:  # type: ignore[no-untyped-def]
         self.name, self.steps, self.env, self.cwd, self.before = name, steps, env, cwd, before
         self.samples: list[int] = []
+        self.cpu: list[int] = []  # ns of user + system time of the whole process tree, per round
 
     def once(self, r: int) -> int:
         if self.before:
             self.before(r)
+        ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter_ns()
         for argv in self.steps:
             res = subprocess.run(argv, env=self.env, cwd=self.cwd, stdin=subprocess.DEVNULL,
@@ -53,7 +56,10 @@ class Steps:
             if res.returncode != 0:
                 raise bl.BenchError(f"[{self.name}] " + bl.describe_failure(argv, self.env, self.cwd,
                                                                              res.returncode, res.stderr))
-        return time.perf_counter_ns() - t0
+        dt = time.perf_counter_ns() - t0
+        ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        self.last_cpu = int(((ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)) * 1e9)
+        return dt
 
 
 def interleave(variants: list[Steps], rounds: int, warmup: int) -> None:
@@ -64,6 +70,7 @@ def interleave(variants: list[Steps], rounds: int, warmup: int) -> None:
             dt = v.once(r)
             if r >= 0:
                 v.samples.append(dt)
+                v.cpu.append(v.last_cpu)
 
 
 def main(argv: list[str]) -> int:
@@ -122,11 +129,15 @@ def run_size(report: bl.Report, tmp: str, size: int, rounds: int, warmup: int, c
         interleave([real, lane], rounds, warmup)
         report.row(real.name, real.samples)
         report.row(lane.name, lane.samples)
+        report.row(f"  cpu (user+sys): {real.name}", real.cpu)
+        report.row(f"  cpu (user+sys): {lane.name}", lane.cpu)
         target = TARGETS[case].get(size)
         report.derived(f"{case} {size} files: gitlane / real (paired median)",
                        bl.paired_median_ratio(lane.samples, real.samples), "x", target)
         report.derived(f"{case} {size} files: gitlane - real", bl.paired_median_diff_ms(lane.samples, real.samples),
                        "ms")
+        report.derived(f"{case} {size} files: cpu gitlane / real (less load-sensitive)",
+                       bl.paired_median_ratio(lane.cpu, [max(c, 1) for c in real.cpu]), "x")
         if case == "add":  # leave nothing staged for the next case
             bl.run([git, "commit", "-q", "-m", "settle"], env, cwd=plain_repo)
             bl.run([bl.SHIM_GIT, "commit", "-q", "-m", "settle"], lane_env, cwd=lane_repo)

@@ -76,6 +76,7 @@ class SessionIndex:
             files.remove(tmp)
             raise
         self._commit(tmp, head or self.git.repo.empty_tree())
+        remember_staged(self, self.path, head or self.git.repo.empty_tree(), [])  # exactly HEAD: nothing staged
 
     def _fill(self, tmp: str, head: str | None, meanwhile: Callable[[], None]) -> None:
         shared = os.path.join(self.git.repo.git_dir, "index")
