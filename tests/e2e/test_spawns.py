@@ -60,6 +60,24 @@ def test_commit_spawn_budget(lane: Lane, tmp_path: Path) -> None:
     assert _verbs(spawned) == ["git commit", "git diff-tree", "git diff-index", "git update-index"], spawned
 
 
+def test_commit_all_alone_predicts_nothing(lane: Lane, tmp_path: Path) -> None:
+    """With no other session claiming or reserving anything, `commit -a`
+    cannot sweep a peer's path: no predicting `add -u` on a copy."""
+    lane.git("status", session="s1")
+    lane.write("README", "changed\n")
+    spawned = _spawns(lane, tmp_path, "commit", "-q", "-a", "-m", "a")
+    assert _verbs(spawned) == ["git commit", "git diff-tree", "git diff-index", "git update-index"], spawned
+
+
+def test_commit_all_beside_a_claiming_peer_still_predicts(lane: Lane, tmp_path: Path) -> None:
+    lane.write("peer.txt", "p\n")
+    lane.git("add", "peer.txt", session="s2")
+    lane.git("status", session="s1")
+    lane.write("README", "changed\n")
+    spawned = _spawns(lane, tmp_path, "commit", "-q", "-a", "-m", "a")
+    assert "git add" in _verbs(spawned), spawned                     # the sweep replayed on a copy
+
+
 def test_commit_after_a_peer_commit_spawn_budget(lane: Lane, tmp_path: Path) -> None:
     """HEAD moved since our add: the rebase copies HEAD's entries without
     asking git what we stage (we know it), before and under the global lock."""

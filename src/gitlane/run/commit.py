@@ -115,6 +115,8 @@ def _conflict_refusal(s: Session, inv: Invocation, exc: session_index.Conflict) 
 
 
 def _check_commit(s: Session, inv: Invocation, conn: sqlite3.Connection) -> None:
+    if not claims.others_hold_any(conn, s.repo.worktree_id, s.name):
+        return  # nobody else claims or reserves anything: no need to predict what would be committed
     cargs = classify.commit_args(inv.args)
     staged = _would_commit(s, cargs)
     found = claims.find(conn, s.repo.worktree_id, s.name, staged, claims.alive_checker(conn))
