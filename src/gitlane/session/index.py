@@ -185,8 +185,8 @@ def _content_key(path: str) -> str | None:
 
 def remember_staged(si: SessionIndex, index: str, base: str, staged: list[bytes]) -> None:
     """Record what `index` (this content exactly) stages against `base`, so
-    that the next write need not ask git again (docs/DESIGN.md, "Performance
-    budget"). A cache: any other content or base misses, and a miss asks git."""
+    that the next write need not ask git again. A cache: any other content
+    or base misses, and a miss asks git (docs/DESIGN.md, "Performance budget")."""
     key = _content_key(index)
     if key is None or not layout.is_object_id(base):
         files.remove(os.path.join(si.sdir, layout.STAGED_SET))
