@@ -39,6 +39,7 @@ STAMP = "isolated"         # view isolation: generation, owner pids, hidden path
 EXCLUDE = "exclude"        # core.excludesFile for peers' untracked files
 STAGED_COUNT = "staged"    # how many paths the session stages, for `gitlane prompt`
 WARNED = "warned"          # "<base> <head>" of the last rebase conflict we warned about
+STAGED_SET = "staged.set"  # "<index trailer> <base>\n" + NUL-separated paths the index stages against base
 ADOPTED_PATCH = "adopted.patch"  # the staged work `gitlane adopt` took over, kept
 
 # Session names end up in file names and in ref names (see name_problem).

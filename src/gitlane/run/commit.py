@@ -135,6 +135,8 @@ def _conflict_refusal(s: Session, inv: Invocation, exc: session_index.Conflict) 
 
 
 def _check_commit(s: Session, inv: Invocation, conn: sqlite3.Connection) -> None:
+    if not claims.others_hold_any(conn, s.repo.worktree_id, s.name):
+        return  # nobody else claims or reserves anything: no need to predict what would be committed
     cargs = classify.commit_args(inv.args)
     staged = _would_commit(s, cargs)
     found = settled.unsettled(s, claims.find(conn, s.repo.worktree_id, s.name, staged, claims.alive_checker(conn)))
@@ -150,7 +152,8 @@ def _would_commit(s: Session, cargs: classify.CommitArgs) -> list[bytes]:
     (and lists) a peer's path instead of silently leaving it out."""
     head = s.index.base() or s.repo.empty_tree()  # what the index is built on, not HEAD now
     if "all" not in cargs.flags and not cargs.paths:
-        return s.git.changed_paths(s.index.path, head)
+        known = session_index.known_staged(s.index, s.index.path, head)
+        return known if known is not None else s.git.changed_paths(s.index.path, head)
     tmp = s.path(f"index.predict.{os.getpid()}")
     files.copy_keep_stat(s.index.path, tmp)
     try:
@@ -182,11 +185,13 @@ def _after(s: Session, inv: Invocation, conn: sqlite3.Connection, old: str, new:
     if os.path.exists(s.index.path):
         snapshot.take(s.git, s.name, s.index.path, s.index.base() or new, bool(staged),
                       alone=bool(staged) and not sessions.peer_live(conn, s.name))
+        session_index.remember_staged(s.index, s.index.path, s.index.base() or new, staged)
     s.note_staged(len(staged))
     landed = new != old and s.index.base() == new
     if (intent or (landed and paths)) and not main_index.settle(
             s.git, intent, old, new if landed and paths else None,
-            lambda detail: db.audit(conn, "reclaim", s.name, argv=inv.line, detail=detail)):
+            lambda detail: db.audit(conn, "reclaim", s.name, argv=inv.line, detail=detail),
+            entries=entries if landed else None):
         main_index.skipped_notice()  # the follower completes it when the lock is free
 
 

@@ -68,6 +68,8 @@ def dispatch(real: str, argv: list[str]) -> int:
         _run_read(s, inv)
     if kind == classify.OTHER:
         _run_other(s, inv)
+    from gitlane.shared import db
+    db.keep_open()  # writes leave by os._exit: no WAL checkpoint and fsync on every command
     if kind == classify.STAGE:
         from gitlane.run import stage
         return stage.run(s, inv)

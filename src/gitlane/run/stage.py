@@ -207,4 +207,5 @@ def claim_or_refuse(s: Session, index: str, action: str | None, nothing: str) ->
     finally:
         conn.close()
     snapshot.take(s.git, s.name, index, base, bool(staged), alone)
+    session_index.remember_staged(s.index, index, base, staged)  # after write-tree, which rewrites it
     s.note_staged(len(staged))

@@ -223,6 +223,15 @@ def has_claims(conn: sqlite3.Connection, name: str) -> bool:
     return conn.execute("SELECT 1 FROM claims WHERE session = ? LIMIT 1", (name,)).fetchone() is not None
 
 
+def others_hold_any(conn: sqlite3.Connection, wt: str, me: str, now: float | None = None) -> bool:
+    """Could find() name any owner for `me` at all? False when no other
+    session claims a path here or holds an exclusive reservation: then no
+    path list needs computing to know that nothing is refused."""
+    if conn.execute("SELECT 1 FROM claims WHERE wt = ? AND session != ? LIMIT 1", (wt, me)).fetchone():
+        return True
+    return bool(_reservation_rows(conn, me, now or time.time()))
+
+
 # --- writing: claims ------------------------------------------------------------
 
 def set_staged(conn: sqlite3.Connection, wt: str, me: str, staged: Sequence[bytes]) -> Change | None:

@@ -86,16 +86,20 @@ def intend(git: Git, old: str) -> str | None:
 
 
 def settle(git: Git, intent: str | None, old: str, new: str | None,
-           audit: Callable[[str], None] | None = None, patience: float = PATIENCE) -> bool:
+           audit: Callable[[str], None] | None = None, patience: float = PATIENCE,
+           entries: dict[bytes, bytes] | None = None) -> bool:
     """After git returned: the intent becomes the sync old -> new (when HEAD
-    moved with this command) or goes; then complete everything pending."""
+    moved with this command) or goes; then complete everything pending.
+    `entries`, when given, is git.diff_tree_entries(old, new), already known
+    to the caller: one diff-tree fewer."""
     line = f"{old} {new}" if new and new != old and layout.is_object_id(new) else None
     try:
         if intent is not None:
             _replace(git, intent, line)
         elif line is not None:
             _append(git, line)
-        return complete(git, audit, patience)
+        known = {(old, new): entries} if new and entries is not None else None
+        return complete(git, audit, patience, known=known)
     finally:
         release_follower()  # it wakes now: nothing to do, or the retry
 
@@ -145,15 +149,18 @@ def catch_up(git: Git) -> None:
 
 
 def sync(git: Git, old: str, new: str, audit: Callable[[str], None] | None = None,
-         patience: float = PATIENCE) -> bool:
+         patience: float = PATIENCE, entries: dict[bytes, bytes] | None = None) -> bool:
     """After a session commit old -> new: record it, then complete every
     pending sync if .git/index.lock can be had within `patience`. False when
-    something is left pending (the caller starts the background retry)."""
+    something is left pending (the caller starts the background retry).
+    `entries`, when given, is git.diff_tree_entries(old, new), already known
+    to the caller: one diff-tree fewer."""
     record(git, old, new)
-    return complete(git, audit, patience)
+    return complete(git, audit, patience, known={(old, new): entries} if entries is not None else None)
 
 
-def complete(git: Git, audit: Callable[[str], None] | None = None, patience: float = 0.0) -> bool:
+def complete(git: Git, audit: Callable[[str], None] | None = None, patience: float = 0.0,
+             known: dict[tuple[str, str], dict[bytes, bytes]] | None = None) -> bool:
     """Apply every pending sync, oldest first, under one hold of
     .git/index.lock. An intent whose commit is on HEAD's first-parent chain
     is applied as that commit; one whose command is over (the global lock is
@@ -184,7 +191,7 @@ def complete(git: Git, audit: Callable[[str], None] | None = None, patience: flo
             return False
         try:
             for old, new in todo:
-                _apply(git, shared, old, new)
+                _apply(git, shared, old, new, (known or {}).get((old, new)))
         finally:
             files.remove(lock)
     _drop(git, done)
@@ -221,15 +228,16 @@ def _command_running(git: Git) -> bool:
     return locks.is_held(os.path.join(git.repo.state_dir(), layout.GLOBAL_LOCK))
 
 
-def _apply(git: Git, shared: str, old: str, new: str) -> None:
+def _apply(git: Git, shared: str, old: str, new: str, entries: dict[bytes, bytes] | None = None) -> None:
     """One compare-and-swap: paths whose .git/index entry is still old's."""
     first_commit = old == git.repo.empty_tree()
     if not os.path.exists(shared) and not first_commit:
         return  # no .git/index: someone removed it on purpose
-    try:
-        entries = git.diff_tree_entries(old, new)
-    except GitError:
-        return  # a commit that no longer exists: nothing left to bring over
+    if entries is None:
+        try:
+            entries = git.diff_tree_entries(old, new)
+        except GitError:
+            return  # a commit that no longer exists: nothing left to bring over
     if not entries:
         return
     try:
