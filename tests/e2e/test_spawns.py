@@ -25,10 +25,11 @@ def _spawns(lane: Lane, tmp_path: Path, *args: str) -> list[str]:
 
 
 def _verb(line: str) -> str:
-    """`git <verb> ...` without gitlane's -C/--git-dir/--work-tree prefix."""
+    """`git <verb> ...` without gitlane's global options (-c, -C, --git-dir,
+    --work-tree) in front."""
     words = line.split(" ")
-    while words and (words[0].startswith(("--git-dir=", "--work-tree=")) or words[0] == "-C"):
-        words = words[2:] if words[0] == "-C" else words[1:]
+    while words and (words[0].startswith(("--git-dir=", "--work-tree=")) or words[0] in ("-C", "-c")):
+        words = words[2:] if words[0] in ("-C", "-c") else words[1:]
     return "git " + " ".join(words)
 
 
@@ -46,6 +47,16 @@ def test_add_spawn_budget(lane: Lane, tmp_path: Path) -> None:
     lane.git("status", session="s1")
     lane.write("a.txt", "a\n")
     spawned = _spawns(lane, tmp_path, "add", "a.txt")
+    # add itself and the staged set; alone, no snapshot ref (gc walks the
+    # session index while it runs alone: docs/DESIGN.md, "Verified git facts")
+    assert _verbs(spawned) == ["git add", "git diff-index"], spawned
+
+
+def test_add_beside_a_peer_writes_the_snapshot(lane: Lane, tmp_path: Path) -> None:
+    lane.git("status", session="s1")
+    lane.write("a.txt", "a\n")
+    lane.git("status", session="s2")                       # a live peer (this test process owns it)
+    spawned = _spawns(lane, tmp_path, "add", "a.txt")
     # add itself, the staged set, and the snapshot ref (write-tree, hash-object)
     assert _verbs(spawned) == ["git add", "git diff-index", "git write-tree", "git hash-object"], spawned
 
@@ -54,10 +65,11 @@ def test_commit_spawn_budget(lane: Lane, tmp_path: Path) -> None:
     lane.write("a.txt", "a\n")
     lane.git("add", "a.txt", session="s1")
     spawned = _spawns(lane, tmp_path, "commit", "-q", "-m", "a")
-    # commit; the paths it changed (one diff-tree serves claims and the
+    # commit; did it land on the old HEAD (log -1: tree and parents, run.landing);
+    # the paths it changed (one diff-tree serves claims and the
     # .git/index sync); the sync's compare (diff-index) and swap (update-index).
     # The staged set comes from the add's record, not from a diff-index.
-    assert _verbs(spawned) == ["git commit", "git diff-tree", "git diff-index", "git update-index"], spawned
+    assert _verbs(spawned) == ["git commit", "git log", "git diff-tree", "git diff-index", "git update-index"], spawned
 
 
 def test_commit_all_alone_predicts_nothing(lane: Lane, tmp_path: Path) -> None:
@@ -66,7 +78,7 @@ def test_commit_all_alone_predicts_nothing(lane: Lane, tmp_path: Path) -> None:
     lane.git("status", session="s1")
     lane.write("README", "changed\n")
     spawned = _spawns(lane, tmp_path, "commit", "-q", "-a", "-m", "a")
-    assert _verbs(spawned) == ["git commit", "git diff-tree", "git diff-index", "git update-index"], spawned
+    assert _verbs(spawned) == ["git commit", "git log", "git diff-tree", "git diff-index", "git update-index"], spawned
 
 
 def test_commit_all_beside_a_claiming_peer_still_predicts(lane: Lane, tmp_path: Path) -> None:
@@ -87,8 +99,8 @@ def test_commit_after_a_peer_commit_spawn_budget(lane: Lane, tmp_path: Path) -> 
     lane.git("add", "b.txt", session="s2")
     lane.git("commit", "-q", "-m", "b", session="s2")
     spawned = _spawns(lane, tmp_path, "commit", "-q", "-m", "a")
-    assert _verbs(spawned) == ["git diff-tree", "git update-index",
-                               "git commit", "git diff-tree", "git diff-index", "git update-index"], spawned
+    assert _verbs(spawned) == ["git diff-tree", "git diff-index", "git update-index",
+                               "git commit", "git log", "git diff-tree", "git diff-index", "git update-index"], spawned
 
 
 def test_lazy_rebase_spawn_budget(lane: Lane, tmp_path: Path) -> None:
