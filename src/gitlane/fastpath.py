@@ -71,8 +71,9 @@ def read_plan(argv: list[str], env: dict[bytes, bytes], cwd: str) -> tuple[dict[
     if fd < 0:
         return None
     try:
-        if in_step(git_dir, state, sdir):
-            return _git_env(env, argv[0], sdir), fd
+        head_dir = layout.head_dir(git_dir, sdir)  # one lstat: the session's own HEAD, if any
+        if in_step(git_dir, state, sdir, head_dir):
+            return _git_env(env, argv[0], sdir, git_dir, head_dir), fd
     except BaseException:
         posix.close(fd)  # never leave our own shared lock behind for the full path to wait on
         raise
@@ -117,7 +118,7 @@ def _is_git_dir(path: str) -> bool:
     return layout.is_file(path + "/HEAD") and (layout.is_dir(path + "/objects") or layout.is_file(path + "/commondir"))
 
 
-def in_step(git_dir: str, state: str, sdir: str) -> bool:
+def in_step(git_dir: str, state: str, sdir: str, head_dir: str | None = None) -> bool:
     """The session index exists, is based on HEAD, passed its checksum check,
     and its view isolation is current: the full path would change nothing."""
     try:
@@ -126,8 +127,11 @@ def in_step(git_dir: str, state: str, sdir: str) -> bool:
         return False
     if st.st_size < 32 or (layout.read_text(sdir + "/" + layout.VERIFIED) or "").strip() != layout.verified_key(st):
         return False
+    if head_dir != git_dir and layout.mode(sdir + "/" + layout.SWITCH) is not None:
+        return False  # a switch of this session was interrupted: the full path finishes it
     base = layout.read_base(sdir)
-    return base is not None and base == layout.head_commit(git_dir, git_dir) and layout.isolation_in_step(state, sdir)
+    head = layout.head_commit(head_dir or git_dir, git_dir)
+    return base is not None and base == head and layout.isolation_in_step(state, sdir)
 
 
 def _lock_shared(path: str) -> int:
@@ -148,12 +152,17 @@ def _lock_shared(path: str) -> int:
     return fd
 
 
-def _git_env(env: dict[bytes, bytes], command: str, sdir: str) -> dict[bytes, bytes]:
+def _git_env(env: dict[bytes, bytes], command: str, sdir: str, git_dir: str = "",
+             head_dir: str = "") -> dict[bytes, bytes]:
     """What session.Session.git_env() gives a read: the session index, our
-    excludes file, and no optional locks except for `status`, which may
-    refresh the stat cache."""
+    excludes file, the session's own HEAD (GIT_DIR, GIT_WORK_TREE) when it
+    has one, and no optional locks except for `status`, which may refresh
+    the stat cache."""
     out = dict(env)
     out[b"GIT_INDEX_FILE"] = (sdir + "/" + layout.INDEX).encode("utf-8", "surrogateescape")
+    if head_dir and head_dir != git_dir:
+        out[b"GIT_DIR"] = head_dir.encode("utf-8", "surrogateescape")
+        out[b"GIT_WORK_TREE"] = (git_dir[:-5] or "/").encode("utf-8", "surrogateescape")
     exclude = sdir + "/" + layout.EXCLUDE
     if layout.mode(exclude) is not None:
         out[b"GIT_CONFIG_KEY_0"] = b"core.excludesFile"

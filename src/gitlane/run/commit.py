@@ -155,6 +155,8 @@ def _after(s: Session, inv: Invocation, conn: sqlite3.Connection, old: str, new:
         isolation.carry(s, claims.set_staged(conn, s.repo.worktree_id, s.name, staged))
         if paths:
             isolation.carry(s, claims.drop_edits(conn, s.repo.worktree_id, s.name, paths))
+        if new != old:
+            _branch_bookkeeping(s, conn, paths, new)
         merge_state.record(s, conn)
         db.audit(conn, event, s.name, argv=inv.line, exit=os.waitstatus_to_exitcode(status),
                  commit_id=new if new != old else None, paths=b"\0".join(paths),
@@ -162,10 +164,21 @@ def _after(s: Session, inv: Invocation, conn: sqlite3.Connection, old: str, new:
     if os.path.exists(s.index.path):
         snapshot.take(s.git, s.name, s.index.path, s.index.base() or new, bool(staged))
     s.note_staged(len(staged))
-    if paths and not main_index.sync(s.git, old, new, lambda detail: db.audit(
+    if paths and not s.repo.private and not main_index.sync(s.git, old, new, lambda detail: db.audit(
             conn, "reclaim", s.name, argv=inv.line, detail=detail)):
         main_index.skipped_notice()
         main_index.retry_in_background(s.git)
+
+
+def _branch_bookkeeping(s: Session, conn: sqlite3.Connection, paths: list[bytes], new: str) -> None:
+    """A commit on a session's own branch makes its files branch files; any
+    commit changes what sessions on their own HEADs must hide (session.head)."""
+    from gitlane.session import head
+    if s.repo.private:
+        held = claims.branch_paths(conn, s.repo.worktree_id, s.name) | set(paths)
+        isolation.carry(s, head.record_branch_files(s, conn, held, new))
+    if head.any_private(s.repo):
+        claims.bump(conn)
 
 
 def _still_staged(s: Session, inv: Invocation, new: str, status: int) -> list[bytes]:
