@@ -127,7 +127,7 @@ def in_step(git_dir: str, state: str, sdir: str, head_dir: str | None = None) ->
         return False
     if st.st_size < 32 or (layout.read_text(sdir + "/" + layout.VERIFIED) or "").strip() != layout.verified_key(st):
         return False
-    if head_dir != git_dir and layout.mode(sdir + "/" + layout.SWITCH) is not None:
+    if layout.mode(sdir + "/" + layout.SWITCH) is not None:
         return False  # a switch of this session was interrupted: the full path finishes it
     base = layout.read_base(sdir)
     head = layout.head_commit(head_dir or git_dir, git_dir)

@@ -68,3 +68,71 @@ def test_pull_request_flow_for_two_sessions_in_one_checkout(lane: Lane, bare: Pa
     assert lane.out("status", "--porcelain", session="bob") == ""
     assert not (lane.path / ".git/gitlane/sessions/alice/gitdir").exists()
     lane.fsck()
+
+
+def _snapshot(lane: Lane) -> dict[str, bytes]:
+    """Every file of the work tree (outside .git) with its bytes."""
+    out = {}
+    for root, dirs, names in os.walk(lane.path):
+        dirs[:] = [d for d in dirs if d != ".git"]
+        for n in names:
+            p = Path(root, n)
+            out[str(p.relative_to(lane.path))] = p.read_bytes()
+    return out
+
+
+def _state(lane: Lane, who: str) -> tuple:  # type: ignore[type-arg]
+    sdir = lane.path / ".git" / "gitlane" / "sessions" / who
+    head = (sdir / "gitdir" / "HEAD").read_bytes() if (sdir / "gitdir" / "HEAD").exists() else None
+    return (lane.session_index(who).read_bytes(), (sdir / "base").read_bytes(), head,
+            lane.plain("for-each-ref").stdout, _snapshot(lane))
+
+
+def test_a_branch_another_live_session_has_is_refused(lane: Lane) -> None:
+    lane.git("status", session="bob")
+    lane.git("checkout", "-q", "-b", "feat-a", session="alice")
+    before = _state(lane, "bob")
+    res = lane.git("switch", "feat-a", session="bob", check=False)
+    assert res.returncode == 1
+    assert "branch 'feat-a' is checked out by session alice" in res.stderr.decode()
+    assert "git switch -c NEW feat-a" in res.stderr.decode()
+    assert _state(lane, "bob") == before and _branch(lane, "bob") == "main"
+    # the shared branch is everybody's: alice may come back to it while bob is on it
+    lane.git("switch", "-q", "main", session="alice")
+    assert _branch(lane, "alice") == _branch(lane, "bob") == "main"
+
+
+def test_a_switch_that_would_change_a_peers_file_is_refused(lane: Lane) -> None:
+    lane.git("checkout", "-q", "-b", "other", session="alice")  # alone: plain git, shared HEAD moves
+    _commit(lane, "alice", "shared.txt", "other's version\n")
+    lane.git("checkout", "-q", "main", session="alice")
+    assert not (lane.path / "shared.txt").exists()
+    lane.write("shared.txt", "bob's new file\n")          # bob's file, unattributed and untracked
+    lane.write("README", "bob edits README\n")
+    lane.git("add", "README", session="bob")               # bob's staged claim
+    lane.plain("branch", "readme-b")
+    lane.git("checkout", "-q", "readme-b", session="carol")  # carol's branch, carol is private now
+    lane.git("status", session="alice")  # alice's view of bob's claim is current
+    before = _state(lane, "alice")
+    res = lane.git("checkout", "other", session="alice", check=False)
+    assert res.returncode == 1, res.stderr.decode()
+    assert "untracked working tree files would be overwritten" in res.stderr.decode()
+    assert "shared.txt" in res.stderr.decode()
+    assert _state(lane, "alice") == before
+    assert lane.read("shared.txt") == "bob's new file\n"
+    # a branch whose README differs: README is bob's staged path
+    res = _refused_readme(lane)
+    assert "it would change files other live sessions own:\n  README  staged by session bob" in res, res
+    assert lane.read("README") == "bob edits README\n"
+    assert _state(lane, "alice")[:3] == before[:3] and _branch(lane, "alice") == "main"
+
+
+def _refused_readme(lane: Lane) -> str:
+    """A branch whose README differs from main's, and alice switching to it."""
+    blob = lane.plain("hash-object", "-w", "--stdin", input=b"readme on x\n").stdout.decode().strip()
+    tree = lane.plain("mktree", input=f"100644 blob {blob}\tREADME\n".encode()).stdout.decode().strip()
+    commit = lane.plain("commit-tree", "-p", "main", "-m", "x", tree).stdout.decode().strip()
+    lane.plain("update-ref", "refs/heads/readme-x", commit)
+    res = lane.git("checkout", "readme-x", session="alice", check=False)
+    assert res.returncode == 1
+    return res.stderr.decode()
