@@ -136,3 +136,72 @@ def _refused_readme(lane: Lane) -> str:
     res = lane.git("checkout", "readme-x", session="alice", check=False)
     assert res.returncode == 1
     return res.stderr.decode()
+
+
+def test_alone_a_switch_is_plain_git_and_moves_the_shared_head(lane: Lane) -> None:
+    res = lane.git("checkout", "-b", "solo", session="alice")
+    plain = Lane(lane.path)
+    assert res.stderr == b"Switched to a new branch 'solo'\n" and res.returncode == 0
+    assert plain.plain("symbolic-ref", "HEAD").stdout == b"refs/heads/solo\n"
+    assert not (lane.path / ".git/gitlane/sessions/alice/gitdir").exists()
+    _commit(lane, "alice", "s.txt", "solo\n")
+    assert _subjects(lane, "solo")[0] == "alice: s.txt"
+    # a peer arriving later starts on the shared HEAD's branch, as git would show it
+    assert _branch(lane, "bob") == "solo"
+    # now alice is not alone: her switch back moves only her HEAD
+    lane.git("checkout", "-q", "main", session="alice")
+    assert _branch(lane, "alice") == "main" and _branch(lane, "bob") == "solo"
+    assert plain.plain("symbolic-ref", "HEAD").stdout == b"refs/heads/solo\n"
+    assert not (lane.path / "s.txt").exists()  # alice's own commit: hers to take off the disk
+    assert lane.out("status", "--porcelain", session="alice") == ""
+    assert lane.out("status", "--porcelain", session="bob") == ""
+
+
+def test_a_switch_that_would_remove_a_file_a_live_peer_committed_is_refused(lane: Lane) -> None:
+    lane.plain("branch", "old")
+    lane.git("status", session="alice")
+    _commit(lane, "bob", "b.txt", "bob's commit\n")
+    res = lane.git("switch", "old", session="alice", check=False)
+    assert res.returncode == 1
+    assert "b.txt  committed by session bob in " in res.stderr.decode(), res.stderr.decode()
+    assert lane.read("b.txt") == "bob's commit\n" and _branch(lane, "alice") == "main"
+    lane.git("switch", "-q", "-c", "mine", session="alice")  # a branch from here always works
+    assert _branch(lane, "alice") == "mine"
+
+
+def test_back_and_forth_and_detached_head_survives_gc(lane: Lane) -> None:
+    lane.git("status", session="bob")
+    b1 = _commit(lane, "bob", "b.txt", "bob 1\n")
+    lane.git("switch", "-q", "-c", "feat", session="alice")
+    _commit(lane, "alice", "f.txt", "feat 1\n")
+    for _ in range(2):
+        lane.git("switch", "-q", "main", session="alice")
+        assert not (lane.path / "f.txt").exists() and lane.read("b.txt") == "bob 1\n"
+        lane.git("switch", "-q", "-", session="alice")
+        assert _branch(lane, "alice") == "feat" and lane.read("f.txt") == "feat 1\n"
+        assert lane.out("status", "--porcelain", session="alice") == ""
+    lane.git("checkout", "-q", "--detach", session="alice")
+    assert _branch(lane, "alice") == "HEAD"
+    lost = _commit(lane, "alice", "d.txt", "detached work\n")
+    lost = lane.out("rev-parse", "HEAD", session="alice").strip()
+    lane.plain("gc", "-q", "--prune=now")
+    lane.plain("worktree", "prune")
+    assert lane.plain("cat-file", "-t", lost).stdout == b"commit\n"
+    assert lane.out("rev-parse", "HEAD", session="alice").strip() == lost
+    assert _branch(lane, "bob") == "main" and lane.plain("rev-parse", "main").stdout.decode().strip() == b1
+    lane.git("switch", "-q", "main", session="alice")
+    assert not (lane.path / "d.txt").exists()
+    assert lane.plain("for-each-ref", "refs/gitlane/heads/").stdout == b""
+    lane.fsck()
+
+
+def test_hooks_of_a_session_commit_see_the_sessions_branch(lane: Lane) -> None:
+    hook = lane.path / ".git" / "hooks" / "pre-commit"
+    hook.write_text("#!/bin/sh\ngit rev-parse --abbrev-ref HEAD > \"$(git rev-parse --show-toplevel)/.git/seen\"\n")
+    hook.chmod(0o755)
+    lane.git("status", session="bob")
+    lane.git("checkout", "-q", "-b", "feat-h", session="alice")
+    _commit(lane, "alice", "h.txt", "h\n")
+    assert (lane.path / ".git" / "seen").read_text() == "feat-h\n"
+    _commit(lane, "bob", "hb.txt", "hb\n")
+    assert (lane.path / ".git" / "seen").read_text() == "main\n"

@@ -210,6 +210,21 @@ class Git:
         res = self.run("diff", "--name-only", "-z", "--no-renames", *spec, check=False)
         return [p for p in res.out.split(b"\0") if p] if res.rc == 0 else []
 
+    def last_changes(self, tip: str, exclude: str, paths: Sequence[bytes]) -> dict[bytes, str]:
+        """{path: the newest commit of `tip ^exclude` that changed it}."""
+        if not paths:
+            return {}
+        res = self.run("log", "-z", "--format=C%H", "--name-only", "--no-renames", tip, f"^{exclude}",
+                       "--", *(os.fsdecode(p) for p in paths), check=False)
+        found: dict[bytes, str] = {}
+        commit = ""
+        for tok in res.out.split(b"\0") if res.rc == 0 else []:
+            if tok.startswith(b"C") and len(tok) in (41, 65):
+                commit = tok[1:].decode()
+            elif tok.lstrip(b"\n") and commit:
+                found.setdefault(tok.lstrip(b"\n"), commit)
+        return found
+
     def commit_paths(self, rev: str) -> list[bytes]:
         res = self.run("diff-tree", "-r", "--root", "--name-only", "-z", "--no-renames", "--no-commit-id",
                        rev, check=False)

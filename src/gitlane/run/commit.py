@@ -177,6 +177,7 @@ def _branch_bookkeeping(s: Session, conn: sqlite3.Connection, paths: list[bytes]
     if s.repo.private:
         held = claims.branch_paths(conn, s.repo.worktree_id, s.name) | set(paths)
         isolation.carry(s, head.record_branch_files(s, conn, held, new))
+        head.keep_reachable(s.git, s.name, s.dir)
     if head.any_private(s.repo):
         claims.bump(conn)
 

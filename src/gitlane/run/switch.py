@@ -243,6 +243,9 @@ def _plan(s: Session, inv: Invocation, t: Target, conn: sqlite3.Connection) -> d
         say = f"HEAD is now at {git.one_line(new)}"
     else:
         name = t.name or ""
+        previous = (files.read_text(s.path(layout.PREVIOUS)) or "").strip()
+        if name == "-" and (previous.startswith("ref: refs/heads/") or layout.is_object_id(previous)):
+            name = _short(previous)
         if name == "-":
             res = git.run("rev-parse", "--symbolic-full-name", "@{-1}", check=False)
             full = res.out.decode().strip()
@@ -287,7 +290,7 @@ def _plan(s: Session, inv: Invocation, t: Target, conn: sqlite3.Connection) -> d
     moved = list(git.diff_tree_entries(old, new)) if new != old else []
     return {"old": old, "new": new, "head": new_text, "ref": ref, "upstream": upstream,
             "message": f"checkout: moving from {_short(old_text)} to {branch or new}",
-            "paths": [p.hex() for p in moved], "say": say}
+            "paths": [p.hex() for p in moved], "say": say, "previous": old_text}
 
 
 def _head_text(s: Session) -> str:
@@ -310,6 +313,8 @@ def _check(s: Session, command: str, branch: str | None, old: str, new: str,
     entries = git.diff_tree_entries(old, new)
     moved = list(entries)
     owned = claims.find(conn, s.repo.worktree_id, s.name, moved, claims.alive_checker(conn))
+    if not owned:
+        owned = _committed_by_peers(s, conn, old, new, moved)
     if owned:
         return decide(command, branch, shared_branch, holders, owned, [], [], [])
     hidden = set(isolation.isolated_paths(s)) | own_head.foreign_paths(s, conn)
@@ -322,6 +327,26 @@ def _check(s: Session, command: str, branch: str | None, old: str, new: str,
     dirty = sorted({p for p in wrong_new if p not in hidden and p in tracked} | set(staged_bad))
     untracked = sorted(p for p in wrong_new if p not in hidden and p not in tracked)
     return decide(command, branch, shared_branch, holders, [], foreign, dirty, untracked)
+
+
+def _committed_by_peers(s: Session, conn: sqlite3.Connection, old: str, new: str,
+                        moved: Sequence[bytes]) -> list[tuple[bytes, claims.Owner]]:
+    """Changed paths whose newest change on the side we leave was committed
+    by another live session: their work, on disk for them."""
+    last = s.git.last_changes(old, new, moved)
+    if not last:
+        return []
+    by = db.committers(conn, set(last.values()))
+    alive = claims.alive_checker(conn)
+    from gitlane.shared import sessions
+    pids = {r.name: r.pid for r in sessions.records(conn)}
+    found = []
+    for path in moved:
+        commit = last.get(path)
+        who = by.get(commit or "")
+        if who and who != s.name and alive(who):
+            found.append((path, claims.Owner(who, pids.get(who), claims.COMMITTED, reason=(commit or "")[:10])))
+    return found
 
 
 def _entry_line(git: Git, index: str, path: bytes) -> bytes:
@@ -424,10 +449,14 @@ def apply(s: Session, journal: dict, conn: sqlite3.Connection) -> None:  # type:
     session_index.stamp_verified(s.index.path)
     isolation.invalidate(s)
     _record_branch_files(s, mine, conn, paths, new)
+    own_head.keep_reachable(git, s.name, s.dir)
+    if isinstance(journal.get("previous"), str):
+        files.write_atomic(s.path(layout.PREVIOUS), journal["previous"].encode() + b"\n", durable=False)
     _finish(s)
     shared = (files.read_text(os.path.join(s.repo.wt_git_dir, "HEAD")) or "").strip()
     if shared == target:
         own_head.remove(s.dir)  # back on the shared branch: the work tree's HEAD is ours again
+        own_head.keep_reachable(git, s.name, s.dir)
 
 
 def _finish(s: Session) -> None:

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     import sqlite3
 
     from gitlane.git.repo import Repo
+    from gitlane.git.verbs import Git
     from gitlane.session import Session
     from gitlane.shared import claims
 
@@ -115,3 +116,19 @@ def any_private(repo: Repo) -> bool:
     except OSError:
         return False
     return any(layout.is_file(os.path.join(root, n, layout.GITDIR, "HEAD")) for n in names)
+
+
+def detached_ref(name: str) -> str:
+    return DETACHED_PREFIX + name
+
+
+def keep_reachable(git: "Git", name: str, sdir: str) -> None:
+    """A detached private HEAD protects nothing from `gc --prune=now` (git
+    walks only registered worktrees' HEADs): a ref of the session's keeps
+    its commit, and commits made on it, reachable until it is on a branch."""
+    text = read(sdir) if has_private(sdir) else None
+    if text and layout.is_object_id(text):
+        git.run("update-ref", "--no-deref", detached_ref(name), text)
+    elif os.path.exists(os.path.join(git.repo.common_dir, *detached_ref(name).split("/"))) or \
+            (" " + detached_ref(name)) in (files.read_text(os.path.join(git.repo.common_dir, "packed-refs")) or ""):
+        git.delete_ref(detached_ref(name))

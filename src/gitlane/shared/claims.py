@@ -28,6 +28,7 @@ STAGED, EDIT, RESERVED = "staged", "edit", "reserved"
 # A file on disk at the version of a session's own branch, not the shared
 # HEAD's (run.switch): its session's until it switches back or ends.
 BRANCH = "branch"
+COMMITTED = "committed"  # not a claim: a live session's commit, named in refusals
 
 
 class Owner:
@@ -45,8 +46,10 @@ class Owner:
     def describe(self, now: float | None = None) -> str:
         now = now or time.time()
         verb = {STAGED: "staged by", EDIT: "being edited by", RESERVED: "reserved by",
-                BRANCH: "on disk from the branch of"}[self.kind]
+                BRANCH: "on disk from the branch of", COMMITTED: "committed by"}[self.kind]
         bits = [f"pid {self.pid}" if self.pid else "pid ?"]
+        if self.kind == COMMITTED:
+            return f"committed by session {self.session} in {self.reason} ({bits[0]})"
         if self.reason:
             bits.append(repr(self.reason))
         if self.expires is not None:
