@@ -4,6 +4,8 @@ branch; peers' files never change on disk; refusals change nothing."""
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -205,3 +207,83 @@ def test_hooks_of_a_session_commit_see_the_sessions_branch(lane: Lane) -> None:
     assert (lane.path / ".git" / "seen").read_text() == "feat-h\n"
     _commit(lane, "bob", "hb.txt", "hb\n")
     assert (lane.path / ".git" / "seen").read_text() == "main\n"
+
+
+# --- SIGKILL mid-switch: the next command finishes it, nothing is lost ------------------
+
+KILL_AT = """
+import os, signal, sys
+sys.path.insert(0, sys.argv[1])
+point = sys.argv[2]
+_replace = os.replace
+def replace(src, dst, *args, **kw):
+    name, _, when = point.partition("@")
+    hit = os.fspath(dst).endswith(name)
+    if hit and when == "before":
+        os.kill(os.getpid(), signal.SIGKILL)
+    result = _replace(src, dst, *args, **kw)
+    if hit and when == "after":
+        os.kill(os.getpid(), signal.SIGKILL)
+    return result
+os.replace = replace
+from gitlane.git import verbs
+def killing(method):
+    real = getattr(verbs.Git, method)
+    def wrapped(self, *a, **kw):
+        if point == method + "@after":
+            real(self, *a, **kw)
+        os.kill(os.getpid(), signal.SIGKILL)
+    return wrapped
+for method in ("checkout_index", "set_head"):
+    if point.startswith(method + "@"):
+        setattr(verbs.Git, method, killing(method))
+from gitlane.run.dispatch import main
+sys.argv = ["git", *sys.argv[3:]]
+main()
+"""
+KILL_POINTS = ["sessions/A/switch@after", "checkout_index@after", "set_head@before", "set_head@after",
+               "sessions/A/index@before", "sessions/A/base@after"]
+
+
+def _killed_at(lane: Lane, pid: int, point: str, *args: str) -> subprocess.CompletedProcess:
+    from gitlane.testing.lane import SHIM, real_git
+    from gitlane.testing.processes import RUN_TIMEOUT, lane_env
+    return subprocess.run([str(SHIM.parent / ".venv" / "bin" / "python"), "-c", KILL_AT, str(SHIM.parent / "src"),
+                           point, real_git(), *args], cwd=lane.path, capture_output=True,
+                          env=lane_env("A", pid), timeout=RUN_TIMEOUT)
+
+
+@pytest.mark.parametrize("direction", ["to-feat", "to-main"])
+@pytest.mark.parametrize("point", KILL_POINTS)
+def test_sigkill_mid_switch_is_finished_by_the_next_command(pair, point: str, direction: str) -> None:
+    from gitlane.testing.processes import run_in
+    lane, a, b = pair
+    run_in(lane, "B", b, "status")
+    lane.git("checkout", "-q", "-b", "feat", session="A", pid=a)
+    for rel, text in (("f.txt", "feat file\n"), ("README", "README on feat\n")):
+        lane.write(rel, text)
+        lane.git("add", rel, session="A", pid=a)
+    lane.git("commit", "-q", "-m", "A on feat", session="A", pid=a)
+    lane.write("b.txt", "B's staged file\n")           # B's work, untouched whatever happens
+    run_in(lane, "B", b, "add", "b.txt")
+    lane.write("own.txt", "A's untracked file\n")
+    if direction == "to-feat":
+        lane.git("checkout", "-q", "main", session="A", pid=a)
+        args, want, files = ("checkout", "feat"), "feat", {"f.txt": "feat file\n", "README": "README on feat\n"}
+    else:
+        args, want, files = ("switch", "main"), "main", {"f.txt": None, "README": lane.plain(
+            "show", "main:README").stdout.decode()}
+    res = _killed_at(lane, a, point, *args)
+    assert res.returncode == -signal.SIGKILL, res.stderr.decode()
+    after = run_in(lane, "A", a, "status", "--porcelain")
+    assert after.returncode == 0, after.stderr.decode()
+    assert after.stdout == b"?? own.txt\n", after.stdout.decode()
+    assert run_in(lane, "A", a, "rev-parse", "--abbrev-ref", "HEAD").stdout.decode().strip() == want
+    for rel, text in files.items():
+        assert (lane.read(rel) if (lane.path / rel).exists() else None) == text, rel
+    assert lane.read("b.txt") == "B's staged file\n" and lane.read("own.txt") == "A's untracked file\n"
+    assert run_in(lane, "B", b, "rev-parse", "--abbrev-ref", "HEAD").stdout == b"main\n"
+    assert lane.plain("symbolic-ref", "HEAD").stdout == b"refs/heads/main\n"
+    sdir = lane.path / ".git" / "gitlane" / "sessions" / "A"
+    assert not (sdir / "switch").exists() and not (sdir / "index.before-switch").exists()
+    lane.fsck()

@@ -184,10 +184,11 @@ class Git:
                      input=b"\0".join(paths) + b"\0")
 
     def two_way(self, index: str, old: str, new: str) -> bool:
-        """`read-tree -m old new` on index (no work tree update): the index
-        moves to new, carrying its staged changes. False when one of them
+        """`read-tree -m -i old new` on index: the index moves to new,
+        carrying its staged changes, and the work tree is neither read nor
+        written (-i: a half-written work tree after a crash is no obstacle). False when one of them
         cannot be carried (the index is unchanged then)."""
-        return self.run("read-tree", "-m", old, new, index=index, check=False).rc == 0
+        return self.run("read-tree", "-m", "-i", old, new, index=index, check=False).rc == 0
 
     # --- the user's pathspecs --------------------------------------------------
 
