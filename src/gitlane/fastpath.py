@@ -190,6 +190,15 @@ def restore_signals() -> None:
 PROMPT_FORMAT = "[{session}{marker}]"
 
 
+def branch_shown(head_dir: str) -> str:
+    """The session's branch for `{branch}`: its short name, or the first 7
+    digits of a detached HEAD."""
+    text = (layout.read_text(head_dir + "/HEAD") or "").strip()
+    if text.startswith("ref: refs/heads/"):
+        return text[16:]
+    return text[:7] if layout.is_object_id(text) else ""
+
+
 def prompt_format(args: list[str]) -> str:
     """--format from argv without argparse (~6 ms to import)."""
     fmt = PROMPT_FORMAT
@@ -216,8 +225,10 @@ def prompt_line(args: list[str]) -> str | None:
         return None
     if git_dir is None:
         return None
-    count = (layout.read_text(layout.session_dir(git_dir, "", name) + "/" + layout.STAGED_COUNT) or "0").strip()
+    sdir = layout.session_dir(git_dir, "", name)
+    count = (layout.read_text(sdir + "/" + layout.STAGED_COUNT) or "0").strip()
+    branch = branch_shown(layout.head_dir(git_dir, sdir)) if "{branch" in fmt else ""
     try:
-        return fmt.format(session=name, marker="*" if count not in ("", "0") else "") + "\n"
+        return fmt.format(session=name, marker="*" if count not in ("", "0") else "", branch=branch) + "\n"
     except (KeyError, IndexError, ValueError):
         return None

@@ -179,7 +179,11 @@ def _branch_bookkeeping(s: Session, conn: sqlite3.Connection, paths: list[bytes]
         isolation.carry(s, head.record_branch_files(s, conn, held, new))
         head.keep_reachable(s.git, s.name, s.dir)
     if head.any_private(s.repo):
-        claims.bump(conn)
+        change = claims.bump(conn)
+        if s.repo.private:
+            isolation.sync(s, conn)  # our own view follows our new HEAD now: the next read is fast
+        else:
+            isolation.carry(s, change)  # a view on the shared HEAD is peers' claims only: unchanged
 
 
 def _still_staged(s: Session, inv: Invocation, new: str, status: int) -> list[bytes]:
