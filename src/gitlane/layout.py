@@ -36,8 +36,9 @@ EXCLUDE = "exclude"        # core.excludesFile for peers' untracked files
 STAGED_COUNT = "staged"    # how many paths the session stages, for `gitlane prompt`
 GITDIR = "gitdir"          # the session's private git dir (HEAD, commondir) once it switched
 SWITCH = "switch"          # the journal of a branch switch in progress (run.switch)
-BEFORE_SWITCH = "index.before-switch"
-PREVIOUS = "previous"      # the HEAD the session switched away from last, for `git switch -`  # the session index as it was before that switch
+BEFORE_SWITCH = "index.before-switch"  # the session index as it was before that switch
+ENDED_ON = "ended-on"      # the private HEAD a session ended on, for `gitlane status` (unmerged branches)
+PREVIOUS = "previous"      # the HEAD the session switched away from last, for `git switch -`
 WARNED = "warned"          # "<base> <head>" of the last rebase conflict we warned about
 
 # Session names end up in file names and in ref names (see name_problem).

@@ -3,6 +3,7 @@ session's own HEAD while a peer is live; commits land on the session's
 branch; peers' files never change on disk; refusals change nothing."""
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -287,3 +288,43 @@ def test_sigkill_mid_switch_is_finished_by_the_next_command(pair, point: str, di
     sdir = lane.path / ".git" / "gitlane" / "sessions" / "A"
     assert not (sdir / "switch").exists() and not (sdir / "index.before-switch").exists()
     lane.fsck()
+
+
+def _cli(lane: Lane, *args: str, session: str | None = None) -> subprocess.CompletedProcess:
+    from gitlane.testing.lane import SHIM, shim_env
+    return subprocess.run([str(SHIM / "gitlane"), *args], cwd=lane.path, capture_output=True,
+                          env=shim_env(session), check=True)
+
+
+def test_status_lists_branches_and_an_ended_sessions_unmerged_branch(lane: Lane) -> None:
+    import json
+    lane.git("status", session="bob")
+    lane.git("checkout", "-q", "-b", "feat-a", session="alice")
+    _commit(lane, "alice", "a.txt", "alice\n")
+    got = {s["name"]: s["branch"] for s in json.loads(_cli(lane, "sessions", "--json").stdout)}
+    assert got == {"alice": "feat-a", "bob": "main"}
+    table = _cli(lane, "status").stdout.decode().splitlines()
+    assert table[0].split()[:3] == ["SESSION", "STATE", "BRANCH"]
+    assert sorted(line.split()[:3] for line in table[1:3]) == [["alice", "live", "feat-a"], ["bob", "live", "main"]]
+    # alice ends: her file goes back to main's version (main has none), her branch stays and is listed
+    _end(lane, "alice")
+    assert not (lane.path / "a.txt").exists()
+    assert not (lane.path / ".git/gitlane/sessions/alice/gitdir").exists()
+    assert lane.plain("rev-parse", "feat-a:a.txt").returncode == 0
+    got = {s["name"]: s["branch"] for s in json.loads(_cli(lane, "sessions", "--json").stdout)}
+    assert got == {"alice": "feat-a (unmerged)", "bob": "main"}
+    assert lane.out("status", "--porcelain", session="bob") == ""
+    lane.git("merge", "-q", "--no-edit", "feat-a", session="bob")
+    got = {s["name"]: s["branch"] for s in json.loads(_cli(lane, "sessions", "--json").stdout)}
+    assert got == {"alice": None, "bob": "main"}
+    assert lane.read("a.txt") == "alice\n"
+    lane.fsck()
+
+
+def _end(lane: Lane, who: str) -> None:
+    """What Claude Code's SessionEnd hook does for a session."""
+    from gitlane.testing.lane import SHIM, shim_env
+    payload = json.dumps({"session_id": who, "cwd": str(lane.path), "hook_event_name": "SessionEnd"})
+    res = subprocess.run([str(SHIM / "gitlane"), "hook", "session-end"], cwd=lane.path, input=payload.encode(),
+                         capture_output=True, env=shim_env(None))
+    assert res.returncode == 0, res.stderr.decode()

@@ -129,6 +129,8 @@ def session_end(payload: dict[str, Any]) -> None:
     env = _env_for(str(payload.get("cwd") or os.getcwd()))
     name = _session(payload)
     if env is not None and sessions.get(env.conn, name) is not None:
+        from gitlane.run import switch
+        switch.leave(env.repo, env.git, name, env.conn)  # its files go back to the shared HEAD's
         sessions.end(env.conn, name)
     return None
 

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     import sqlite3
     from typing import Sequence
 
+    from gitlane.git.repo import Repo
     from gitlane.git.verbs import Git
     from gitlane.run.invocation import Invocation
     from gitlane.session import Session
@@ -539,3 +540,53 @@ def recover(s: Session) -> None:
             conn.close()
     sys.stderr.write(f"gitlane: session {s.name}: finished an interrupted switch to "
                      f"{_short(journal['head'])}\n")
+
+
+# --- the end of a session ------------------------------------------------------------
+
+def leave(repo: Repo, git: Git, name: str, conn: sqlite3.Connection) -> None:
+    """A session on its own HEAD ends: its branch files go back to the
+    shared HEAD's version (those it left edited stay as they are: nothing
+    is lost), its branch claims and private git dir go. Its branch and
+    commits stay; a detached HEAD keeps its ref (session.head)."""
+    sdir = layout.session_dir(repo.common_dir, "", name)
+    if repo.worktree_id or not own_head.has_private(sdir):
+        return
+    from gitlane.run import commit
+    from gitlane.session import Session
+    mine = repo.with_git_dir(own_head.private_dir(sdir))
+    s = Session(name, mine, git.through(mine))
+    with refresh.session_lock(s, f"{name} (ending)"), \
+            locks.acquire(commit.global_lock_path(s), f"{name} (ending)", "the global lock",
+                          lambda: locks.timeout(s.git)):
+        held = sorted(claims.branch_paths(conn, repo.worktree_id, name))
+        if held and s.index.exists():
+            _restore_shared(s, held)
+        files.write_atomic(s.path(layout.ENDED_ON), (own_head.read(sdir) or "").encode() + b"\n", durable=False)
+        claims.set_branch(conn, repo.worktree_id, name, [])
+        own_head.remove(sdir)
+        isolation.invalidate(s)
+
+
+def _restore_shared(s: Session, held: Sequence[bytes]) -> None:
+    own, shared = s.index.head(), own_head.shared_commit(s.repo)
+    entries = s.git.diff_tree_entries(own, shared)
+    back = [p for p in held if p in entries]
+    edited = set(_differs(s, s.index.path, back, {}))
+    clean = [p for p in back if p not in edited]
+    if edited:
+        sys.stderr.write(f"gitlane: session {s.name} ended with edits to its branch files, left as they are: "
+                         + ", ".join(os.fsdecode(p) for p in sorted(edited)[:10]) + "\n")
+    if not clean:
+        return
+    tmp = s.path(f"index.leave.{os.getpid()}")
+    files.copy_keep_stat(s.index.path, tmp)
+    try:
+        s.git.update_entries(tmp, {p: entries[p] for p in clean})
+        present = set(s.git.ls_files(tmp, clean))
+        for p in clean:
+            if p not in present:
+                _remove_file(s, p)
+        s.git.checkout_index(tmp, sorted(present))
+    finally:
+        files.remove(tmp)
