@@ -328,3 +328,51 @@ def _end(lane: Lane, who: str) -> None:
     res = subprocess.run([str(SHIM / "gitlane"), "hook", "session-end"], cwd=lane.path, input=payload.encode(),
                          capture_output=True, env=shim_env(None))
     assert res.returncode == 0, res.stderr.decode()
+
+
+def test_torture_four_sessions_on_branches_and_two_on_main_commit_at_once(lane: Lane, owner_proc) -> None:
+    import threading
+    from gitlane.testing.processes import run_in
+    base = lane.head()
+    on_branch, on_main, rounds = ["s1", "s2", "s3", "s4"], ["m1", "m2"], 3
+    pids = {n: owner_proc().pid for n in on_branch + on_main}
+    for n, pid in pids.items():
+        assert run_in(lane, n, pid, "status").returncode == 0  # all six live before anyone switches
+    start = threading.Barrier(len(pids))
+    errors: list[str] = []
+
+    def work(name: str) -> None:
+        def git(*args: str) -> None:
+            res = run_in(lane, name, pids[name], *args)
+            if res.returncode != 0:
+                errors.append(f"{name}: git {' '.join(args)}: {res.stderr.decode()}")
+        start.wait()
+        if name in on_branch:
+            git("checkout", "-q", "-b", f"br-{name}")
+        for k in range(rounds):
+            lane.write(f"{name}/{k}.txt", f"{name} {k}\n")
+            git("add", f"{name}/{k}.txt")
+            git("commit", "-q", "-m", f"{name} {k}")
+    threads = [threading.Thread(target=work, args=(n,)) for n in pids]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    want_main = {f"{n}/{k}.txt" for n in on_main for k in range(rounds)}
+    for n in on_branch:
+        subjects = sorted(_subjects(lane, f"{base}..br-{n}"))
+        assert subjects == [f"{n} {k}" for k in range(rounds)], (n, subjects)
+        files = set(lane.tree_files(f"br-{n}")) - set(lane.tree_files(base))
+        assert files == {f"{n}/{k}.txt" for k in range(rounds)}, (n, files)
+        assert run_in(lane, n, pids[n], "rev-parse", "--abbrev-ref", "HEAD").stdout.decode().strip() == f"br-{n}"
+    assert sorted(_subjects(lane, f"{base}..main")) == sorted(f"{n} {k}" for n in on_main for k in range(rounds))
+    assert set(lane.tree_files("main")) - set(lane.tree_files(base)) == want_main
+    assert lane.plain("symbolic-ref", "HEAD").stdout == b"refs/heads/main\n"
+    for n, pid in pids.items():
+        res = run_in(lane, n, pid, "status", "--porcelain")
+        assert res.returncode == 0 and res.stdout == b"", (n, res.stdout.decode(), res.stderr.decode())
+    for n in on_branch + on_main:
+        for k in range(rounds):
+            assert lane.read(f"{n}/{k}.txt") == f"{n} {k}\n"  # every session's files are on disk
+    lane.fsck()
