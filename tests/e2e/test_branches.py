@@ -376,3 +376,13 @@ def test_torture_four_sessions_on_branches_and_two_on_main_commit_at_once(lane: 
         for k in range(rounds):
             assert lane.read(f"{n}/{k}.txt") == f"{n} {k}\n"  # every session's files are on disk
     lane.fsck()
+
+
+def test_a_branch_a_live_session_is_on_cannot_be_deleted_under_it(lane: Lane) -> None:
+    lane.git("status", session="bob")
+    lane.git("checkout", "-q", "-b", "feat-a", session="alice")
+    res = lane.git("branch", "-D", "feat-a", session="bob", check=False)
+    assert res.returncode == 1 and "'feat-a' is checked out by session alice" in res.stderr.decode()
+    assert lane.plain("rev-parse", "--verify", "-q", "refs/heads/feat-a").returncode == 0
+    lane.git("switch", "-q", "-", session="alice")
+    lane.git("branch", "-q", "-D", "feat-a", session="bob")

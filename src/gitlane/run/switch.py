@@ -385,12 +385,7 @@ def _abs(s: Session, path: bytes) -> str:
 def _holders(s: Session, conn: sqlite3.Connection) -> dict[str, str]:
     """{branch: live peer session on it through its own HEAD}."""
     from gitlane.guard import facts
-    out: dict[str, str] = {}
-    for peer in facts.build_view(s, conn).others:
-        text = own_head.read(layout.session_dir(s.repo.common_dir, "", peer.name)) or ""
-        if text.startswith("ref: refs/heads/"):
-            out.setdefault(text[len("ref: refs/heads/"):], peer.name)
-    return out
+    return facts.build_view(s, conn).heads
 
 
 # --- the journal -------------------------------------------------------------------
