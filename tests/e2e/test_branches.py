@@ -386,3 +386,27 @@ def test_a_branch_a_live_session_is_on_cannot_be_deleted_under_it(lane: Lane) ->
     assert lane.plain("rev-parse", "--verify", "-q", "refs/heads/feat-a").returncode == 0
     lane.git("switch", "-q", "-", session="alice")
     lane.git("branch", "-q", "-D", "feat-a", session="bob")
+
+
+def test_staged_work_is_carried_through_a_switch_or_refused_with_gits_message(lane: Lane) -> None:
+    lane.git("status", session="bob")
+    lane.git("checkout", "-q", "-b", "feat", session="alice")
+    _commit(lane, "alice", "f.txt", "feat\n")
+    lane.write("y.txt", "staged on feat\n")
+    lane.git("add", "y.txt", session="alice")
+    lane.git("switch", "-q", "main", session="alice")
+    assert lane.staged("alice") == {"y.txt"} and not (lane.path / "f.txt").exists()
+    lane.git("switch", "-q", "feat", session="alice")
+    assert lane.staged("alice") == {"y.txt"} and lane.read("f.txt") == "feat\n"
+    lane.write("f.txt", "unstaged edit\n")
+    before = lane.session_index("alice").read_bytes()
+    res = lane.git("switch", "main", session="alice", check=False)
+    assert res.returncode == 1
+    assert res.stderr.decode() == ("error: Your local changes to the following files would be overwritten by "
+                                   "checkout:\n\tf.txt\nPlease commit your changes or stash them before you "
+                                   "switch branches.\nAborting\n")
+    assert lane.read("f.txt") == "unstaged edit\n" and lane.session_index("alice").read_bytes() == before
+    lane.git("commit", "-q", "-am", "both", session="alice")
+    assert lane.tree_files("feat")["f.txt"] == "unstaged edit\n" and lane.tree_files("feat")["y.txt"] == \
+        "staged on feat\n"
+    assert "y.txt" not in lane.tree_files("main")

@@ -73,3 +73,29 @@ def test_refusals_name_each_path_and_owner() -> None:
     assert got is not None and got.what.splitlines()[1].startswith("README  staged by session bob (pid 42")
     got = decide("checkout", "x", "main", {}, [], [], [b"a.txt", b"b.txt"], [])
     assert got is not None and got.git_style and "\ta.txt\n\tb.txt\n" in got.what
+
+
+def _journal(**change: object) -> dict:  # type: ignore[type-arg]
+    j = {"old": "a" * 40, "new": "b" * 40, "head": "ref: refs/heads/feat", "ref": None, "upstream": None,
+         "message": "checkout: moving from main to feat", "paths": [b"src/x.py".hex()]}
+    j.update(change)
+    return j
+
+
+@pytest.mark.parametrize("change,sound", [
+    ({}, True),
+    ({"head": "c" * 40}, True),
+    ({"paths": [b"../outside".hex()]}, False),
+    ({"paths": [b"/etc/passwd".hex()]}, False),
+    ({"paths": [b".git/config".hex()]}, False),
+    ({"paths": ["not hex"]}, False),
+    ({"head": "ref: refs/heads/../../x"}, False),
+    ({"head": "ref: refs/tags/v1"}, False),
+    ({"ref": ["refs/heads/--force", "b" * 40, False]}, False),
+    ({"ref": ["refs/heads/feat", "b" * 40, False]}, True),
+    ({"upstream": "--delete"}, False),
+    ({"upstream": "refs/remotes/origin/feat"}, True),
+])
+def test_a_journal_read_back_is_untrusted(change: dict, sound: bool) -> None:  # type: ignore[type-arg]
+    from gitlane.run.switch import _journal_sound
+    assert _journal_sound(_journal(**change)) is sound

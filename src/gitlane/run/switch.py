@@ -408,10 +408,42 @@ def read_journal(s: Session) -> dict | None:  # type: ignore[type-arg]
         return None
     ok = (isinstance(journal, dict) and all(layout.is_object_id(str(journal.get(k, ""))) for k in ("old", "new"))
           and isinstance(journal.get("paths"), list) and isinstance(journal.get("head"), str))
-    head = journal.get("head", "") if ok else ""
-    if ok and not (layout.is_object_id(head) or (head.startswith("ref: refs/heads/") and ".." not in head)):
-        ok = False
-    return journal if ok else None
+    return journal if ok and _journal_sound(journal) else None
+
+
+def _journal_sound(journal: dict) -> bool:  # type: ignore[type-arg]
+    """A journal read back is untrusted: paths stay inside the work tree,
+    names are branch refs, nothing can reach git as an option."""
+    head = journal["head"]
+    if not (layout.is_object_id(head) or _is_branch_ref(head[5:] if head.startswith("ref: ") else "")):
+        return False
+    try:
+        paths = [bytes.fromhex(p) for p in journal["paths"]]
+    except (TypeError, ValueError):
+        return False
+    if not all(_inside(p) for p in paths):
+        return False
+    ref = journal.get("ref")
+    if ref is not None and not (isinstance(ref, list) and len(ref) == 3 and _is_branch_ref(str(ref[0]))
+                                and layout.is_object_id(str(ref[1]))):
+        return False
+    upstream = journal.get("upstream")
+    if upstream is not None and not (isinstance(upstream, str) and upstream.startswith("refs/remotes/")
+                                     and ".." not in upstream):
+        return False
+    return isinstance(journal.get("message", ""), str)
+
+
+def _is_branch_ref(ref: str) -> bool:
+    name = ref[len("refs/heads/"):] if ref.startswith("refs/heads/") else ""
+    return bool(name) and ".." not in name and not name.startswith("-") and \
+        all(ord(c) > 32 and c not in "~^:?*[\\" for c in name)
+
+
+def _inside(path: bytes) -> bool:
+    parts = path.split(b"/")
+    return bool(path) and not path.startswith(b"/") and b"\0" not in path and \
+        all(part not in (b"", b".", b"..", b".git") for part in parts)
 
 
 def apply(s: Session, journal: dict, conn: sqlite3.Connection) -> None:  # type: ignore[type-arg]
