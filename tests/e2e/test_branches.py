@@ -358,12 +358,17 @@ def test_torture_four_sessions_on_branches_and_two_on_main_commit_at_once(lane: 
         t.start()
     for t in threads:
         t.join()
-    assert errors == []
+    assert errors == [], "\n".join(errors)
     want_main = {f"{n}/{k}.txt" for n in on_main for k in range(rounds)}
     for n in on_branch:
-        subjects = sorted(_subjects(lane, f"{base}..br-{n}"))
+        # a branch starts wherever main was when its session created it
+        fork = lane.plain("merge-base", "main", f"br-{n}").stdout.decode().strip()
+        assert lane.plain("merge-base", "--is-ancestor", base, fork).returncode == 0
+        subjects = sorted(_subjects(lane, f"main..br-{n}"))
         assert subjects == [f"{n} {k}" for k in range(rounds)], (n, subjects)
-        files = set(lane.tree_files(f"br-{n}")) - set(lane.tree_files(base))
+        assert lane.plain("rev-list", "--count", f"{fork}..br-{n}").stdout == f"{rounds}\n".encode()
+        files = set(lane.tree_files(f"br-{n}")) - set(lane.tree_files(fork))
+        assert set(lane.tree_files(fork)) - set(lane.tree_files(base)) <= want_main
         assert files == {f"{n}/{k}.txt" for k in range(rounds)}, (n, files)
         assert run_in(lane, n, pids[n], "rev-parse", "--abbrev-ref", "HEAD").stdout.decode().strip() == f"br-{n}"
     assert sorted(_subjects(lane, f"{base}..main")) == sorted(f"{n} {k}" for n in on_main for k in range(rounds))

@@ -198,6 +198,11 @@ def _run(s: Session, inv: Invocation, conn: sqlite3.Connection) -> int:
     from gitlane.run import commit
     with locks.acquire(commit.global_lock_path(s), inv.holder(s.name), "the global lock",
                        lambda: locks.timeout(s.git)):
+        # HEAD may have moved since the unlocked refresh: the index must be
+        # on the HEAD we switch from, or the switch would record a peer's
+        # newer commit as staged deletions (a stealth revert).
+        commit._rebase_or_refuse(s, inv)
+        isolation.sync(s, conn)
         journal = _plan(s, inv, target, conn)
         if journal is None:
             return 0
@@ -221,6 +226,8 @@ class _GitStyle(Fatal):
 def _plan(s: Session, inv: Invocation, t: Target, conn: sqlite3.Connection) -> dict | None:  # type: ignore[type-arg]
     git = s.git
     old = s.index.head()
+    if s.index.base() != old:
+        raise Fatal("the session index is not on HEAD; nothing was switched", "run the command again")
     old_text = _head_text(s)
     upstream = None
     ref = None
