@@ -415,3 +415,29 @@ def test_staged_work_is_carried_through_a_switch_or_refused_with_gits_message(la
     assert lane.tree_files("feat")["f.txt"] == "unstaged edit\n" and lane.tree_files("feat")["y.txt"] == \
         "staged on feat\n"
     assert "y.txt" not in lane.tree_files("main")
+
+
+def test_a_peer_commit_while_the_switch_waits_for_the_lock_is_not_reverted(pair, running, tmp_path: Path) -> None:
+    """B commits while A's `checkout -b` waits for the global lock: A's new
+    branch starts at B's commit and A's index stages nothing of it."""
+    from gitlane.testing.lane import SHIM
+    from gitlane.testing.processes import Gate, lane_env, run_in, stage, wait_for_file, wait_until_blocked_in_flock
+    lane, a, b = pair
+    run_in(lane, "A", a, "status")
+    gate = Gate(tmp_path)
+    gate.install(lane, "pre-commit")
+    stage(lane, "B", b, {"b.txt": "B's commit\n"})
+    gate.arm()
+    cb = running([str(SHIM / "git"), "commit", "-q", "-m", "B"], lane.path, lane_env("B", b))
+    wait_for_file(gate.ready, cb)                      # B holds the global lock, inside its hook
+    ca = running([str(SHIM / "git"), "checkout", "-q", "-b", "feat"], lane.path, lane_env("A", a))
+    wait_until_blocked_in_flock(ca.proc.pid, ca.proc.pid)
+    gate.release()
+    assert cb.finish() == 0, cb.stderr
+    assert ca.finish() == 0, ca.stderr
+    assert lane.plain("rev-parse", "feat").stdout == lane.plain("rev-parse", "main").stdout
+    assert lane.staged("A") == set()
+    assert run_in(lane, "A", a, "status", "--porcelain").stdout == b""
+    stage(lane, "A", a, {"a.txt": "A\n"})
+    assert run_in(lane, "A", a, "commit", "-q", "-m", "A").returncode == 0
+    assert lane.tree_files("feat")["b.txt"] == "B's commit\n"
