@@ -11,6 +11,8 @@ the interpreter itself) reads the same files: importing `os` alone costs
       state.db            sessions, claims, reservations, audit (sqlite, WAL)
       generation          a counter bumped on every ownership change
       global.lock         held by every command that moves HEAD
+      maintenance.lock    held by `doctor --fix/--repair` and `gc` (fasteners)
+      main-index.pending  session commits .git/index has yet to follow
       sessions/<name>/    one folder per session (worktrees/<id>/sessions/ for
                           linked worktrees): index, base, lock, owner, ...
         gitdir/           the session's own HEAD once it switched branches
@@ -22,6 +24,9 @@ STATE_DIR = "gitlane"
 DB = "state.db"
 GENERATION = "generation"
 GLOBAL_LOCK = "global.lock"
+MAINTENANCE_LOCK = "maintenance.lock"    # fasteners: one `doctor --fix/--repair` or `gc` at a time
+MAIN_INDEX_PENDING = "main-index.pending"  # "<old> <new>" lines: session commits .git/index must follow
+MAIN_INDEX_RETRY_LOCK = "main-index.retry.lock"  # fasteners: one background .git/index retry at a time
 SESSIONS = "sessions"
 WORKTREES = "worktrees"
 
@@ -40,6 +45,7 @@ BEFORE_SWITCH = "index.before-switch"  # the session index as it was before that
 ENDED_ON = "ended-on"      # the private HEAD a session ended on, for `gitlane status` (unmerged branches)
 PREVIOUS = "previous"      # the HEAD the session switched away from last, for `git switch -`
 WARNED = "warned"          # "<base> <head>" of the last rebase conflict we warned about
+ADOPTED_PATCH = "adopted.patch"  # the staged work `gitlane adopt` took over, kept
 
 # Session names end up in file names and in ref names (see name_problem).
 MAX_NAME = 128

@@ -74,7 +74,7 @@ def _branch(env, sdir: str, state: str) -> str | None:  # type: ignore[no-untype
 def _staged_in_index(env, sdir: str, base: str) -> list[str]:  # type: ignore[no-untyped-def]
     """What the session's own index stages: the truth, even when a peer has
     since taken over the claim of a dead session's path."""
-    index = os.path.join(sdir, "index")
+    index = os.path.join(sdir, layout.INDEX)
     if not base or not os.path.exists(index):
         return []
     try:
