@@ -65,7 +65,7 @@ def read_plan(argv: list[str], env: dict[bytes, bytes], cwd: str) -> tuple[dict[
         return None
     state = layout.state_dir(git_dir)
     sdir = layout.session_dir(git_dir, "", name)
-    if not layout.is_dir(sdir):
+    if not layout.is_dir(sdir) or layout.symlink_in(git_dir, sdir):
         return None
     fd = _lock_shared(sdir + "/" + layout.LOCK)
     if fd < 0:
@@ -86,6 +86,9 @@ def session_name(env: dict[bytes, bytes]) -> str | None:
     if not raw:
         return None
     name = raw.decode("utf-8", "surrogateescape")
+    pid = env.get(b"GITLANE_SESSION_PID")
+    if pid and layout.pid_problem(pid.decode("utf-8", "surrogateescape")):
+        return None  # the full path says what is wrong with it
     return None if layout.name_problem(name) else name
 
 
@@ -152,7 +155,7 @@ def _lock_shared(path: str) -> int:
     return fd
 
 
-def _git_env(env: dict[bytes, bytes], command: str, sdir: str, git_dir: str = "",
+def _git_env(env: dict[bytes, bytes], command: str, sdir: str, git_dir: str,
              head_dir: str = "") -> dict[bytes, bytes]:
     """What session.Session.git_env() gives a read: the session index, our
     excludes file, the session's own HEAD (GIT_DIR, GIT_WORK_TREE) when it
@@ -164,10 +167,12 @@ def _git_env(env: dict[bytes, bytes], command: str, sdir: str, git_dir: str = ""
         out[b"GIT_DIR"] = head_dir.encode("utf-8", "surrogateescape")
         out[b"GIT_WORK_TREE"] = (git_dir[:-5] or "/").encode("utf-8", "surrogateescape")
     exclude = sdir + "/" + layout.EXCLUDE
-    if layout.mode(exclude) is not None:
-        out[b"GIT_CONFIG_KEY_0"] = b"core.excludesFile"
-        out[b"GIT_CONFIG_VALUE_0"] = exclude.encode("utf-8", "surrogateescape")
-        out[b"GIT_CONFIG_COUNT"] = b"1"
+    pairs = layout.session_config(exclude if layout.mode(exclude) is not None else None,
+                                  layout.split_index_in_use(git_dir, sdir))
+    for n, (key, value) in enumerate(pairs):  # GIT_CONFIG_COUNT was not set (_ENV_DOUBTS)
+        out[b"GIT_CONFIG_KEY_%d" % n] = key.encode()
+        out[b"GIT_CONFIG_VALUE_%d" % n] = value.encode("utf-8", "surrogateescape")
+        out[b"GIT_CONFIG_COUNT"] = b"%d" % (n + 1)
     if command != "status":
         out[b"GIT_OPTIONAL_LOCKS"] = b"0"
     return out

@@ -2,7 +2,7 @@
 changes`. create() keeps .git/index's stat cache, rebase() moves the index
 onto HEAD (copying HEAD's entries, or an index-only 3-way merge) and refuses
 a path changed on both sides leaving the index untouched; damage is found by
-git's own checksum and recover() rebuilds from the snapshot ref.
+git's own checksum and session.repair rebuilds from the snapshot ref.
 Real git, real index files; SessionIndex driven in-process.
 """
 from __future__ import annotations
@@ -16,7 +16,6 @@ import pytest
 from gitlane import layout
 from gitlane.git.verbs import Git
 from gitlane.session import index as session_index
-from gitlane.session import snapshot
 from gitlane.session.index import Conflict, SessionIndex, Unmerged
 from gitlane.testing.inproc import commit_aside, commit_plain, repo_at
 from gitlane.testing.lane import Lane, real_git
@@ -292,32 +291,3 @@ def test_stamp_verified_trusts_the_version_git_just_wrote(lane: Lane, si: Sessio
     session_index.stamp_verified(si.path)
     assert (Path(si.sdir) / layout.VERIFIED).read_text() == layout.verified_key(os.stat(si.path))
     session_index.stamp_verified(si.path + ".missing")      # nothing to stamp: no error
-
-
-# --- recover -----------------------------------------------------------------------------------
-
-def test_recover_rebuilds_the_staged_work_from_the_snapshot(lane: Lane, git: Git, si: SessionIndex) -> None:
-    si.create()
-    stage(lane, si, "README", "A's README\n")
-    stage(lane, si, "new.txt", "new\n")
-    base = si.base()
-    assert base is not None
-    snapshot.take(git, "A", si.path, base, True)
-    want = entries(lane, si.path)
-    Path(si.path).write_bytes(Path(si.path).read_bytes()[:40])
-    said = session_index.recover(si, "A")
-    assert said.startswith(f"its index was corrupt (kept as {si.path}.corrupt-")
-    assert said.endswith("staged work was restored from refs/gitlane/sessions/A")
-    assert {k: v.split()[1] for k, v in entries(lane, si.path).items()} == {k: v.split()[1] for k, v in want.items()}
-    assert si.base() == base
-    aside = [n for n in os.listdir(si.sdir) if n.startswith("index.corrupt-")]
-    assert len(aside) == 1 and len((Path(si.sdir) / aside[0]).read_bytes()) == 40
-
-
-def test_recover_without_a_snapshot_resets_to_head(lane: Lane, si: SessionIndex) -> None:
-    si.create()                                   # linked to .git/index: damage a copy of our own
-    Path(si.path + ".x").write_bytes(b"DIRC garbage")
-    os.replace(si.path + ".x", si.path)
-    said = session_index.recover(si, "A")
-    assert said.endswith("it had no staged snapshot, so it was reset to HEAD")
-    assert entries(lane, si.path) == head_entries(lane) and si.base() == lane.head()

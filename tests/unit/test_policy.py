@@ -256,6 +256,16 @@ def test_restore_staged_only_touches_my_index() -> None:
     assert d == guard.Decision(True)
 
 
+@pytest.mark.parametrize("command, args, narrow", [
+    ("clean", ["-fd"], "`git clean -fd -- PATH...`"),
+    ("clean", ["-f", "-x"], "`git clean -f -x -- PATH...`"),
+    ("reset", ["--hard"], "`git restore --source=REV -- PATH`"),
+])
+def test_whole_tree_hint_names_the_same_command_narrowed(command: str, args: list[str], narrow: str) -> None:
+    d = guard.decide(command, args, "refs" if command == "reset" else "other", BUSY, [])
+    assert d.allowed is False and d.hint.startswith(f"limit it to your own paths ({narrow})"), d.hint
+
+
 # --- branches other live sessions have checked out (issue 17) ----------------------
 
 @pytest.mark.parametrize("args,targets", [

@@ -35,14 +35,34 @@ def blob(lane: Lane, text: str) -> str:
 def test_internal_env_scrubs_what_would_steer_our_calls() -> None:
     env = {"GIT_INDEX_FILE": "/x", "GIT_LITERAL_PATHSPECS": "0", "GIT_GLOB_PATHSPECS": "1",
            "GIT_NOGLOB_PATHSPECS": "1", "GIT_ICASE_PATHSPECS": "1", "GIT_TRACE": "1", "GIT_TRACE2_EVENT": "/t",
-           "GIT_TRACE_PACKET": "1", "GIT_DIR": "/kept", "HOME": "/h"}
+           "GIT_TRACE_PACKET": "1", "GIT_TRACE_SETUP": "1", "GIT_REDIRECT_STDERR": "2>&1",
+           "GIT_DIR": "/kept", "HOME": "/h"}
     assert verbs.internal_env(env) == {"GIT_DIR": "/kept", "HOME": "/h", "GIT_OPTIONAL_LOCKS": "0",
                                        "GIT_LITERAL_PATHSPECS": "1"}
 
 
 def test_every_call_names_the_repository_explicitly(git: Git, lane: Lane) -> None:
     top = str(lane.path)
-    assert git._argv(["status"]) == [real_git(), "-C", top, f"--git-dir={top}/.git", f"--work-tree={top}", "status"]
+    assert git._argv(["status"]) == [real_git(), "-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false",
+                                     "-C", top, f"--git-dir={top}/.git", f"--work-tree={top}",
+                                     "-c", "core.splitIndex=false", "status"]   # our indexes are never split
+
+
+def test_our_index_writes_run_no_hook_and_no_fsmonitor(git: Git, lane: Lane, tmp_path: Path) -> None:
+    """post-index-change fires on every index write, the fsmonitor hook on every
+    refresh: plain git would never have run them for gitlane's own plumbing."""
+    ran = tmp_path / "ran"
+    for name in ("post-index-change", "fsmonitor"):
+        hook = lane.path / ".git" / "hooks" / name
+        hook.write_text(f"#!/bin/sh\necho {name} >> '{ran}'\n")
+        hook.chmod(0o755)
+    lane.plain("config", "core.fsmonitor", str(lane.path / ".git" / "hooks" / "fsmonitor"))
+    index = str(tmp_path / "index")
+    git.read_tree(index, "HEAD")
+    git.run("update-index", "-q", "--refresh", index=index, check=False)
+    assert not ran.exists()
+    lane.plain("read-tree", "HEAD", index=index)                 # the same write by plain git runs it
+    assert "post-index-change" in ran.read_text()
 
 
 def test_run_raises_git_error_with_what_failed(git: Git) -> None:

@@ -79,8 +79,12 @@ class SessionIndex:
 
     def _fill(self, tmp: str, head: str | None, meanwhile: Callable[[], None]) -> None:
         shared = os.path.join(self.git.repo.git_dir, "index")
-        if not head or not os.path.exists(shared):
-            self.git.read_tree(tmp, head or "--empty")
+        if not head:
+            _write_empty(tmp, self.git.repo.empty_tree())
+            meanwhile()
+            return
+        if not os.path.exists(shared):
+            self.git.read_tree(tmp, head)
             meanwhile()
             return
         files.link_or_copy(shared, tmp)  # 30k files: a 3 MB copy saved
@@ -93,6 +97,10 @@ class SessionIndex:
             same = check.wait() == 0
         if not same:
             self.git.read_tree(tmp, "--reset", head)
+        elif layout.split_index_in_use(self.git.repo.git_dir):
+            # .git/index may name a shared index git will expire: a session
+            # index must stand alone (layout.session_config).
+            self.git.run("update-index", "--no-split-index", index=tmp)
 
     def rebase(self) -> list[bytes] | None:
         """Move the index onto HEAD. Returns the paths HEAD changed (None when
@@ -221,20 +229,12 @@ def is_corrupt(path: str) -> bool:
     return hashlib.sha1(data[:-20]).digest() != data[-20:] and hashlib.sha256(data[:-32]).digest() != data[-32:]
 
 
-def recover(si: SessionIndex, name: str) -> str:
-    """Move a corrupt index aside and rebuild it from the session's snapshot
-    ref (tree = staged content, parent = base), or from HEAD when it has none.
-    Returns a sentence saying what happened."""
-    import time
-    from gitlane.session import snapshot
-    aside = f"{si.path}.corrupt-{int(time.time())}"
-    os.replace(si.path, aside)
-    snap = snapshot.read(si.git, name)
-    if snap is None:
-        si.create()
-        return f"its index was corrupt (kept as {aside}); it had no staged snapshot, so it was reset to HEAD"
-    tree, base = snap
-    tmp = si._tmp()
-    si.git.read_tree(tmp, tree)
-    si._commit(tmp, base or si.git.repo.empty_tree())
-    return f"its index was corrupt (kept as {aside}); staged work was restored from {snapshot.ref_name(name)}"
+def _write_empty(path: str, empty_tree: str) -> None:
+    """An index with no entries and no cache-tree, as plain git would have none
+    at all on an unborn branch. `read-tree --empty` records the empty tree in a
+    cache-tree, and that object is not in the repository: fsck then reports it
+    missing."""
+    import hashlib
+    body = b"DIRC" + (2).to_bytes(4, "big") + (0).to_bytes(4, "big")
+    digest = hashlib.sha256 if len(empty_tree) == 64 else hashlib.sha1
+    files.write_atomic(path, body + digest(body).digest(), durable=False)
