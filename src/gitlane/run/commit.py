@@ -89,8 +89,8 @@ def _intend(s: Session, inv: Invocation, old: str) -> str | None:
     .git/index will have to follow, and fork the follower that completes it
     even if this process is killed right after git's ref update."""
     from gitlane.shared import main_index
-    if inv.command in _NO_INDEX:
-        return None
+    if inv.command in _NO_INDEX or s.repo.private:
+        return None  # on its own HEAD a session never moves the work tree's HEAD: .git/index stays
     intent = main_index.intend(s.git, old)
     main_index.follow(s.git)
     return intent
@@ -178,6 +178,8 @@ def _after(s: Session, inv: Invocation, conn: sqlite3.Connection, old: str, new:
         isolation.carry(s, claims.set_staged(conn, s.repo.worktree_id, s.name, staged))
         if paths:
             isolation.carry(s, claims.drop_edits(conn, s.repo.worktree_id, s.name, paths))
+        if new != old:
+            _branch_bookkeeping(s, conn, paths, new)
         merge_state.record(s, conn)
         db.audit(conn, event, s.name, argv=inv.line, exit=os.waitstatus_to_exitcode(status),
                  commit_id=new if new != old and s.index.base() == new else None, paths=b"\0".join(paths),
@@ -187,12 +189,28 @@ def _after(s: Session, inv: Invocation, conn: sqlite3.Connection, old: str, new:
                       alone=bool(staged) and not sessions.peer_live(conn, s.name))
         session_index.remember_staged(s.index, s.index.path, s.index.base() or new, staged)
     s.note_staged(len(staged))
-    landed = new != old and s.index.base() == new
+    landed = new != old and s.index.base() == new and not s.repo.private  # a private HEAD: .git/index stays
     if (intent or (landed and paths)) and not main_index.settle(
             s.git, intent, old, new if landed and paths else None,
             lambda detail: db.audit(conn, "reclaim", s.name, argv=inv.line, detail=detail),
             entries=entries if landed else None):
         main_index.skipped_notice()  # the follower completes it when the lock is free
+
+
+def _branch_bookkeeping(s: Session, conn: sqlite3.Connection, paths: list[bytes], new: str) -> None:
+    """A commit on a session's own branch makes its files branch files; any
+    commit changes what sessions on their own HEADs must hide (session.head)."""
+    from gitlane.session import head
+    if s.repo.private:
+        held = claims.branch_paths(conn, s.repo.worktree_id, s.name) | set(paths)
+        isolation.carry(s, head.record_branch_files(s, conn, held, new))
+        head.keep_reachable(s.git, s.name, s.dir)
+    if head.any_private(s.repo):
+        change = claims.bump(conn)
+        if s.repo.private:
+            isolation.sync(s, conn)  # our own view follows our new HEAD now: the next read is fast
+        else:
+            isolation.carry(s, change)  # a view on the shared HEAD is peers' claims only: unchanged
 
 
 def _still_staged(s: Session, inv: Invocation, new: str, status: int) -> list[bytes]:

@@ -26,6 +26,10 @@ DEFAULT_TTL = 30 * 60
 MAX_TTL = 24 * 3600
 MAX_PATTERN = 1000
 STAGED, EDIT, RESERVED = "staged", "edit", "reserved"
+# A file on disk at the version of a session's own branch, not the shared
+# HEAD's (run.switch): its session's until it switches back or ends.
+BRANCH = "branch"
+COMMITTED = "committed"  # not a claim: a live session's commit, named in refusals
 
 
 class Owner:
@@ -42,8 +46,11 @@ class Owner:
 
     def describe(self, now: float | None = None) -> str:
         now = now or time.time()
-        verb = {STAGED: "staged by", EDIT: "being edited by", RESERVED: "reserved by"}[self.kind]
+        verb = {STAGED: "staged by", EDIT: "being edited by", RESERVED: "reserved by",
+                BRANCH: "on disk from the branch of", COMMITTED: "committed by"}[self.kind]
         bits = [f"pid {self.pid}" if self.pid else "pid ?"]
+        if self.kind == COMMITTED:
+            return f"committed by session {self.session} in {self.reason} ({bits[0]})"
         if self.reason:
             bits.append(repr(self.reason))
         if self.expires is not None:
@@ -261,6 +268,32 @@ def claim_edit(conn: sqlite3.Connection, wt: str, me: str, path: bytes, alive: C
                      (wt, path, me, EDIT, time.time()))
         _bump(conn)
         return True
+
+
+def branch_paths(conn: sqlite3.Connection, wt: str, me: str) -> set[bytes]:
+    return {bytes(p) for (p,) in conn.execute(
+        "SELECT path FROM claims WHERE wt = ? AND session = ? AND kind = ?", (wt, me, BRANCH))}
+
+
+def own_paths(conn: sqlite3.Connection, wt: str, me: str) -> set[bytes]:
+    """Every path `me` claims here, whatever the kind."""
+    return {bytes(p) for (p,) in conn.execute("SELECT path FROM claims WHERE wt = ? AND session = ?", (wt, me))}
+
+
+def set_branch(conn: sqlite3.Connection, wt: str, me: str, paths: Iterable[bytes]) -> Change | None:
+    """Make `me`'s branch claims exactly `paths`. A path `me` already claims
+    otherwise keeps that claim; a path a peer claims is never taken (the
+    switch refused those)."""
+    with db.tx(conn):
+        old = branch_paths(conn, wt, me)
+        new = set(paths)
+        if old == new:
+            return None
+        conn.executemany("DELETE FROM claims WHERE wt = ? AND path = ? AND session = ? AND kind = ?",
+                         [(wt, p, me, BRANCH) for p in old - new])
+        conn.executemany("INSERT OR IGNORE INTO claims (wt, path, session, kind, since) VALUES (?, ?, ?, ?, ?)",
+                         [(wt, p, me, BRANCH, time.time()) for p in new - old])
+        return _bump(conn)
 
 
 def drop_edits(conn: sqlite3.Connection, wt: str, me: str, paths: Sequence[bytes]) -> Change | None:

@@ -171,6 +171,17 @@ def audit(conn: sqlite3.Connection, event: str, session: str | None, **fields: o
         conn.execute(f"INSERT INTO audit ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", vals)
 
 
+def committers(conn: sqlite3.Connection, commits: "set[str]") -> dict[str, str]:
+    """{commit: the session that made it}, from the audit log."""
+    out: dict[str, str] = {}
+    for commit in commits:
+        row = conn.execute("SELECT session FROM audit WHERE commit_id = ? AND session IS NOT NULL "
+                           "ORDER BY id DESC LIMIT 1", (commit,)).fetchone()
+        if row:
+            out[commit] = row[0]
+    return out
+
+
 AUDIT_COLUMNS = ("time", "session", "pid", "event", "argv", "exit", "commit_id", "paths", "duration", "detail")
 
 
