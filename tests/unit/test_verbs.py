@@ -44,7 +44,8 @@ def test_internal_env_scrubs_what_would_steer_our_calls() -> None:
 def test_every_call_names_the_repository_explicitly(git: Git, lane: Lane) -> None:
     top = str(lane.path)
     assert git._argv(["status"]) == [real_git(), "-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false",
-                                     "-C", top, f"--git-dir={top}/.git", f"--work-tree={top}", "status"]
+                                     "-C", top, f"--git-dir={top}/.git", f"--work-tree={top}",
+                                     "-c", "core.splitIndex=false", "status"]   # our indexes are never split
 
 
 def test_our_index_writes_run_no_hook_and_no_fsmonitor(git: Git, lane: Lane, tmp_path: Path) -> None:
@@ -261,3 +262,16 @@ def test_alias_as_git_sees_it(git: Git, lane: Lane) -> None:
     assert git.alias([], "co") == "checkout" and git.alias([], "CO") == "checkout"
     assert git.alias(["-c", "alias.x=log -1"], "x") == "log -1"
     assert git.alias([], "nope") is None
+
+
+def test_the_staged_set_needs_diff_index_an_intent_to_add_path_has_no_tree_entry(
+        lane: Lane, git: Git, base: str, idx: str) -> None:
+    """Why changed_paths() reads the index (diff-index) rather than diffing
+    the snapshot's tree against the base: `add -N` stages a path that
+    write-tree leaves out, and the session must still claim it."""
+    lane.write("ita.txt", "intent\n")
+    lane.plain("add", "-N", "--", "ita.txt", index=idx)
+    assert b"ita.txt" in git.changed_paths(idx, base)
+    tree = git.write_tree(idx)
+    assert tree is not None
+    assert b"ita.txt" not in git.changed_between(base, tree)

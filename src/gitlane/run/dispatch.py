@@ -13,6 +13,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import NoReturn
 
+from gitlane import layout
 from gitlane import session as sessions
 from gitlane.errors import guarded
 from gitlane.git import args as gitargs
@@ -32,7 +33,8 @@ _NEW_REPOSITORY = frozenset(("clone", "init", "worktree"))
 
 def main() -> None:
     real, argv = sys.argv[1], sys.argv[2:]
-    sys.exit(guarded(dispatch, real, argv))
+    from gitlane.shared import storage
+    sys.exit(guarded(dispatch, real, argv, translate=storage.failure))
 
 
 def passthrough(real: str, argv: list[str], **extra: str) -> NoReturn:
@@ -56,6 +58,8 @@ def dispatch(real: str, argv: list[str]) -> int:
     repo = discover(split, env, cwd)
     if repo is None:
         passthrough(real, argv)
+    explicit = split.git_dir is not None or split.work_tree is not None or "GIT_DIR" in env or "GIT_WORK_TREE" in env
+    repo = sessions.own_repo(repo, name, explicit)
     git = Git(real, repo, env)
     command, args = _resolve(git, split)
     if command is None:  # a `!` alias runs a shell: like hooks, it gets git's own index
@@ -63,13 +67,26 @@ def dispatch(real: str, argv: list[str]) -> int:
     kind = classify.classify(command, args, lambda p: os.path.lexists(os.path.join(repo.cwd, p)))
     inv = Invocation(real, argv, split, command, args, kind)
     s = Session(name, repo, git)
+    if os.path.exists(s.path(layout.SWITCH)):  # a switch was interrupted: finish it first
+        from gitlane.run import switch
+        switch.recover(s)
+        repo = sessions.own_repo(repo.with_git_dir(repo.wt_git_dir), name, explicit)
+        git = git.through(repo)
+        s = Session(name, repo, git)
     if kind == classify.READ:
         _run_read(s, inv)
     if kind == classify.OTHER:
         _run_other(s, inv)
+    from gitlane.shared import db
+    db.keep_open()  # writes leave by os._exit: no WAL checkpoint and fsync on every command
     if kind == classify.STAGE:
         from gitlane.run import stage
         return stage.run(s, inv)
+    from gitlane.run import switch
+    if switch.handles(inv):
+        done = switch.maybe_run(s, inv)
+        if done is not None:
+            return done
     from gitlane.run import commit
     return commit.run(s, inv)
 

@@ -25,6 +25,13 @@ def current(env: Mapping[str, str]) -> str | None:
     name = env.get("GITLANE_SESSION") or env.get("CLAUDE_CODE_SESSION_ID")
     if not name:
         return None
+    raw = env.get("GITLANE_SESSION_PID")
+    if raw:  # empty is unset
+        problem = layout.pid_problem(raw)
+        if problem:
+            raise Fatal(f"invalid GITLANE_SESSION_PID '{layout.shown(raw[:40])}': {problem}",
+                        "set it to the pid of the process that owns the session (a shell: $$), "
+                        "or unset it to let gitlane find the owner; nothing was changed", code=2)
     return validate(name)
 
 
@@ -37,6 +44,15 @@ def validate(name: str) -> str:
                     f"{layout.MAX_NAME}, not starting with '.' or '-', no '..', "
                     "not ending in '.' or '.lock'); fix GITLANE_SESSION or pass a valid NAME", code=2)
     return name
+
+
+def own_repo(repo: Repo, name: str, explicit: bool) -> Repo:
+    """The repository as this session sees it: through its private git dir
+    when it has one (session.head). A user's own --git-dir/GIT_DIR wins."""
+    if explicit or repo.private or repo.worktree_id:
+        return repo
+    private = os.path.join(layout.session_dir(repo.common_dir, "", name), layout.GITDIR)
+    return repo.with_git_dir(private) if layout.is_file(os.path.join(private, "HEAD")) else repo
 
 
 def dir_for(repo: Repo, name: str) -> str:
@@ -53,6 +69,7 @@ class Session:
         self.repo = repo
         self.git = git
         self.dir = layout.session_dir(repo.common_dir, repo.worktree_id, name)
+        files.refuse_links(repo.common_dir, self.dir)
         self.index = SessionIndex(git, self.dir)
 
     def path(self, name: str) -> str:
@@ -69,13 +86,18 @@ class Session:
         (fastpath._git_env is the posix twin)."""
         out = dict(env)
         out["GIT_INDEX_FILE"] = self.index.path
+        if self.repo.private:  # the session's own HEAD (session.head)
+            out["GIT_DIR"] = self.repo.git_dir
+            out["GIT_WORK_TREE"] = self.repo.top
+        count = out.get("GIT_CONFIG_COUNT", "0")
+        n = int(count) if count.isdigit() else 0
         exclude = self.path(layout.EXCLUDE)
-        if os.path.exists(exclude):
-            count = out.get("GIT_CONFIG_COUNT", "0")
-            n = int(count) if count.isdigit() else 0
-            out[f"GIT_CONFIG_KEY_{n}"] = "core.excludesFile"
-            out[f"GIT_CONFIG_VALUE_{n}"] = exclude
-            out["GIT_CONFIG_COUNT"] = str(n + 1)
+        split = layout.split_index_in_use(self.repo.wt_git_dir, self.dir)
+        for key, value in layout.session_config(exclude if os.path.exists(exclude) else None, split):
+            out[f"GIT_CONFIG_KEY_{n}"] = key
+            out[f"GIT_CONFIG_VALUE_{n}"] = value
+            n += 1
+            out["GIT_CONFIG_COUNT"] = str(n)
         out.update(extra)
         return out
 

@@ -9,7 +9,7 @@ TYPE_CHECKING = False
 from gitlane import files, layout
 from gitlane.errors import GitError, ReadOnly, StateError
 from gitlane.session import index as session_index
-from gitlane.session import isolation
+from gitlane.session import isolation, repair
 from gitlane.shared import locks
 
 if TYPE_CHECKING:
@@ -31,7 +31,6 @@ def ensure(s: Session, holder: str, command: str, reading: bool,
         return True
     try:
         with session_lock(s, holder, yield_to=yield_to):
-            drop_stale_index_lock(s, command)
             update(s, reading)
             isolation.sync(s)
             # update() verified the index it found; every version since was
@@ -49,8 +48,18 @@ def ensure(s: Session, holder: str, command: str, reading: bool,
 
 def session_lock(s: Session, holder: str, shared: bool = False,
                  yield_to: Callable[[dict[str, str] | None], bool] | None = None) -> locks.Lock:
-    return locks.acquire(s.lock_path, holder, f"session {s.name}'s lock", lambda: locks.timeout(s.git),
+    """The session lock. Taken exclusively, it first clears a leftover
+    `<index>.lock` (provably stale then: drop_stale_index_lock), so nothing
+    that runs under it, isolation sync included, meets a killed git's lock."""
+    lock = locks.acquire(s.lock_path, holder, f"session {s.name}'s lock", lambda: locks.timeout(s.git),
                          shared=shared, yield_to=yield_to)
+    if not shared:
+        try:
+            drop_stale_index_lock(s, holder.split("\t")[-1].removeprefix("git "))
+        except BaseException:
+            lock.release()
+            raise
+    return lock
 
 
 def drop_stale_index_lock(s: Session, command: str) -> None:
@@ -93,18 +102,26 @@ def update(s: Session, reading: bool) -> None:
     # git 2.39 does not verify the index checksum when reading, so damage
     # behind a good header would be committed: writers pay for a full check.
     if session_index.looks_broken(si.path) or not session_index.verified(si.path):
-        _recover(s)
+        _say(s, repair.recover_index(si, s.name))
+    if repair.index_missing(si):
+        _say(s, repair.recover_missing_index(si, s.name))
+    problem = repair.base_problem(si)
+    if problem:
+        _say(s, repair.recover_base(si, s.name, problem))
     try:
         _update(s, reading)
-    except GitError:
-        if not session_index.is_corrupt(si.path):
+    except GitError as exc:
+        if session_index.is_corrupt(si.path) or repair.unreadable(exc):
+            _say(s, repair.recover_index(si, s.name))
+        elif not repair.base_is_commit(si):
+            _say(s, repair.recover_base(si, s.name, f"its base {si.base()} is not a commit"))
+        else:
             raise
-        _recover(s)
         _update(s, reading)
 
 
-def _recover(s: Session) -> None:
-    sys.stderr.write(f"gitlane: session {s.name}: {session_index.recover(s.index, s.name)}\n")
+def _say(s: Session, what: str) -> None:
+    sys.stderr.write(f"gitlane: session {s.name}: {what}\n")
     isolation.invalidate(s)
 
 

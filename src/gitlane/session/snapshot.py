@@ -66,7 +66,8 @@ def _write(git: "Git", name: str, tree: str, base: str) -> str:
     os.makedirs(os.path.dirname(path), exist_ok=True)
     # git reads every file under refs/ as a ref: the temporary file must not
     # live there, or a crash mid-write leaves a broken "ref" behind.
-    files.write_atomic(path, commit.encode() + b"\n", tmp_dir=os.path.join(git.repo.state_dir()))
+    # Not fsynced, like git's own loose refs and objects (core.fsync's default).
+    files.write_atomic(path, commit.encode() + b"\n", durable=False, tmp_dir=os.path.join(git.repo.state_dir()))
     return commit
 
 
