@@ -33,6 +33,8 @@ STAMP = "isolated"         # view isolation: generation, owner pids, hidden path
 EXCLUDE = "exclude"        # core.excludesFile for peers' untracked files
 STAGED_COUNT = "staged"    # how many paths the session stages, for `gitlane prompt`
 WARNED = "warned"          # "<base> <head>" of the last rebase conflict we warned about
+WINDOW = "window"          # the open shell window: start (fs clock, ns), then the dirty set's lstat (session.window)
+WINDOWS = "windows"        # "<start> <end>" of recent closed shell windows, for peers' overlap checks
 
 # Session names end up in file names and in ref names (see name_problem).
 MAX_NAME = 128

@@ -87,7 +87,19 @@ def _target(payload: dict[str, Any]) -> str | None:
     return os.path.join(str(payload.get("cwd") or os.getcwd()), str(path))
 
 
+def _shell_window(payload: dict[str, Any], phase: str) -> bool:
+    """Bash: open or close the session's shell window (session.window)."""
+    from gitlane.session import window
+    tool = str(payload.get("tool_name") or "")
+    if tool not in window.SHELL_TOOLS:
+        return False
+    window.hook(_session(payload), str(payload.get("cwd") or os.getcwd()), phase, tool)
+    return True
+
+
 def pre_tool_use(payload: dict[str, Any]) -> dict[str, Any] | None:
+    if _shell_window(payload, "pre"):
+        return None
     path = _target(payload)
     if path is None:
         return None
@@ -114,6 +126,8 @@ def pre_tool_use(payload: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def post_tool_use(payload: dict[str, Any]) -> None:
+    if _shell_window(payload, "post"):
+        return None
     path = _target(payload)
     if path is None:
         return None

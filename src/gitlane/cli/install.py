@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 
 from gitlane.errors import Fatal
 
-MATCHER = "Edit|Write|MultiEdit|NotebookEdit"
+MATCHER = "Edit|Write|MultiEdit|NotebookEdit|Bash"  # Bash: the shell window (session.window)
 EVENTS = {"SessionStart": ("session-start", None), "PreToolUse": ("pre-tool-use", MATCHER),
           "PostToolUse": ("post-tool-use", MATCHER), "SessionEnd": ("session-end", None)}
 MARK = " hook "
@@ -82,7 +82,13 @@ def install(data: dict[str, Any], prefix: str) -> bool:
     for event, (arg, matcher) in EVENTS.items():
         command = f"{prefix} hook {arg}"
         groups = hooks.setdefault(event, [])
-        if any(h.get("command") == command for g in groups for h in g.get("hooks", []) if isinstance(h, dict)):
+        mine = [g for g in groups if any(isinstance(h, dict) and h.get("command") == command
+                                         for h in g.get("hooks", []))]
+        if mine:
+            for g in mine:  # an older install without the Bash matcher
+                if matcher and g.get("matcher") != matcher and len(g.get("hooks", [])) == 1:
+                    g["matcher"] = matcher
+                    changed = True
             continue
         group: dict[str, Any] = {"hooks": [{"type": "command", "command": command, "timeout": 10}]}
         if matcher:
