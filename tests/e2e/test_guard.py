@@ -186,6 +186,11 @@ def test_reset_hard_allowed_when_other_session_has_nothing_staged(lane: Lane, ow
     a, b = owner_proc().pid, owner_proc().pid
     lane.git("status", session="B", pid=b)              # B is live, but idle
     lane.write("README", "A's edit\n")
+    # an edit nobody can attribute is nobody's to destroy (issue 13)...
+    res = lane.git("reset", "-q", "--hard", session="A", pid=a, check=False)
+    assert res.returncode == 1 and "README  owned by nobody (unattributed)" in res.stderr.decode()
+    assert lane.read("README") == "A's edit\n"
+    lane.git("add", "README", session="A", pid=a)       # ...naming it makes it A's
     res = lane.git("reset", "-q", "--hard", session="A", pid=a, check=False)
     assert res.returncode == 0, res.stderr.decode()
     assert lane.read("README") == "hello\n"
@@ -263,9 +268,12 @@ def test_clean_of_others_untracked_claim_refused(duo: Duo) -> None:
 def test_clean_own_paths_allowed(duo: Duo) -> None:
     duo.lane.write("junk.tmp", "junk\n")
     duo.lane.write("build/out.o", "obj\n")
+    # build/out.o is nobody's until named (issue 13): naming the folder is not enough
     res = duo.a("clean", "-fd", "--", "junk.tmp", "build")
+    assert res.returncode == 1 and "build/out.o  owned by nobody (unattributed)" in res.stderr.decode()
+    res = duo.a("clean", "-fd", "--", "junk.tmp", "build/out.o")
     assert res.returncode == 0, res.stderr.decode()
-    assert not (duo.lane.path / "junk.tmp").exists() and not (duo.lane.path / "build").exists()
+    assert not (duo.lane.path / "junk.tmp").exists() and not (duo.lane.path / "build/out.o").exists()
     duo.assert_b_intact()
 
 
@@ -430,18 +438,23 @@ def test_view_isolation_protects_b(duo: Duo, args: list[str], forced: bool) -> N
     assert duo.lane.tree_files()["P"] == P_STAGED.decode() and duo.disk("P") == P_DISK
 
 
-def test_commit_a_through_the_shim_refuses_bs_path(duo: Duo) -> None:
+def test_commit_a_through_the_shim_leaves_bs_path_out(duo: Duo) -> None:
+    """Issue 13: `commit -a` is `add -u` of this session's view: B's P is not
+    part of it; A's unattributed Q is refused until A names it."""
     (duo.lane.path / "Q").write_bytes(Q_EDIT)
     head = duo.lane.head()
     res = duo.a("commit", "-q", "-a", "-m", "A commits everything")
     err = res.stderr.decode()
     assert res.returncode == 1, err
-    assert err.startswith("gitlane: refusing to commit -a: it would sweep 1 path owned by another live session:\n"
-                          f"  P  staged by session B (pid {duo.b_pid}, "), err
+    assert err.startswith("gitlane: refusing `git commit -a`: it would also take 1 change this session did not "
+                          "make, while other sessions are live:\n  Q  owned by nobody (unattributed)\n"), err
     assert duo.lane.head() == head and duo.lane.staged("A") == set()
     duo.assert_b_intact()
-    res = duo.a("commit", "-q", "-m", "A commits Q by name", "--", "Q")
+    assert duo.a("add", "Q").returncode == 0                 # naming Q claims it
+    res = duo.a("commit", "-q", "-a", "-m", "A commits its own work")
     assert res.returncode == 0, res.stderr.decode()
+    assert f"commit -a left out 1 path other live sessions changed:\n  P  owned by session B (pid {duo.b_pid})" \
+        in res.stderr.decode()
     assert duo.lane.commit_files("HEAD") == {"Q"}
     duo.assert_b_intact()
 
@@ -601,6 +614,9 @@ def test_stash_with_message_refused(duo: Duo) -> None:
 def test_others_claimed_untracked_files_are_hidden(duo: Duo) -> None:
     (duo.lane.path / "Q").write_bytes(Q_EDIT)
     assert duo.a("status", "--porcelain").stdout == b" M Q\n"
+    res = duo.a("add", ".")                                  # Q is nobody's yet (issue 13)
+    assert res.returncode == 1 and "Q  owned by nobody (unattributed)" in res.stderr.decode()
+    assert duo.a("add", "Q").returncode == 0
     res = duo.a("add", ".")
     assert res.returncode == 0, res.stderr.decode()
     assert duo.lane.staged("A") == {"Q"}

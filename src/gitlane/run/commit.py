@@ -116,29 +116,58 @@ def _conflict_refusal(s: Session, inv: Invocation, exc: session_index.Conflict) 
 
 def _check_commit(s: Session, inv: Invocation, conn: sqlite3.Connection) -> None:
     cargs = classify.commit_args(inv.args)
-    staged = _would_commit(s, cargs)
-    found = claims.find(conn, s.repo.worktree_id, s.name, staged, claims.alive_checker(conn))
+    staged, swept = _would_commit(s, cargs)
+    alive = claims.alive_checker(conn)
+    found = claims.find(conn, s.repo.worktree_id, s.name, staged, alive, changed=s.git.differs_from_head)
     if found:
         what = "commit -a: it would sweep" if "all" in cargs.flags else "commit"
         raise claims.refusal(what, found, "nothing was committed; your index is as it was.\n"
                              "Commit your own paths by name (`git commit PATH...`) or stage them first")
+    if not swept and "all" not in cargs.flags:
+        return
+    from gitlane.guard import safety
+    if not stage.others_live(conn, s):
+        return
+    mine = claims.mine(conn, s.repo.worktree_id, s.name)
+    bad = safety.not_ours(swept, mine, safety.named(cargs.paths, s.repo.top_rel), {})
+    if bad:
+        raise safety.staging_refusal("commit -a" if "all" in cargs.flags else "commit " + " ".join(cargs.paths)[:60],
+                                     bad)
+    if "all" in cargs.flags:
+        _note_left_out(s, conn, alive)
 
 
-def _would_commit(s: Session, cargs: classify.CommitArgs) -> list[bytes]:
-    """The paths this commit would record. For -a and paths we replay the
-    sweep on a copy with view isolation lifted, so that `commit -a` refuses
-    (and lists) a peer's path instead of silently leaving it out."""
+def _note_left_out(s: Session, conn: sqlite3.Connection, alive) -> None:  # type: ignore[no-untyped-def]
+    """`commit -a` does not take peers' changes (view isolation hides them):
+    say which, on stderr."""
+    from gitlane.guard import safety
+    hidden = isolation.isolated_paths(s)
+    changed = s.git.differs_from_head(hidden) if hidden else set()
+    if not changed:
+        return
+    owned = claims.find(conn, s.repo.worktree_id, s.name, sorted(changed), alive)
+    if owned:
+        sys.stderr.write(safety.left_out_note([(p, f"session {o.session} (pid {o.pid})") for p, o in owned]))
+
+
+def _would_commit(s: Session, cargs: classify.CommitArgs) -> tuple[list[bytes], list[bytes]]:
+    """(the paths this commit would record, those of them it sweeps in from
+    the work tree). `commit -a` sweeps as git will, with peers' paths hidden
+    (they are simply not part of it). For `commit PATH...` view isolation is
+    lifted on a copy, so that naming a peer's path refuses (and lists it)."""
     head = s.index.base() or s.repo.empty_tree()  # what the index is built on, not HEAD now
     if "all" not in cargs.flags and not cargs.paths:
-        return s.git.changed_paths(s.index.path, head)
+        return s.git.changed_paths(s.index.path, head), []
+    before = set(s.git.changed_paths(s.index.path, head))
     tmp = s.path(f"index.predict.{os.getpid()}")
     files.copy_keep_stat(s.index.path, tmp)
     try:
         hidden = isolation.isolated_paths(s)
-        if hidden:
+        if hidden and cargs.paths:
             s.git.set_skip_worktree(tmp, hidden, False)
         s.git.add_update(tmp, cargs.paths)
-        return s.git.changed_paths(tmp, head)
+        staged = s.git.changed_paths(tmp, head)
+        return staged, [p for p in staged if p not in before]
     finally:
         files.remove(tmp)
 

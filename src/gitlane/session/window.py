@@ -66,27 +66,42 @@ def owner(when: int | None, me: str, mine: tuple[int, int],
 
 # --- scanning -------------------------------------------------------------------
 
+_STATUS = ("status", "--porcelain=v2", "-z", "--untracked-files=all", "--no-renames", "--ignore-submodules=all")
+
+
 def scan(git: Git, index: str | None) -> dict[bytes, Stat | None]:
     """{path: lstat fingerprint} of every path that differs from HEAD."""
-    res = git.run("status", "--porcelain=v2", "-z", "--untracked-files=all", "--no-renames",
-                  "--ignore-submodules=all", index=index, check=False)
+    res = git.run(*_STATUS, index=index, check=False)
     top = git.repo.top
     return {p: fingerprint(os.path.join(top, os.fsdecode(p))) for p in parse_status(res.out)}
 
 
 def parse_status(out: bytes) -> list[bytes]:
     """The paths of `status --porcelain=v2 -z` records (ignored ones excepted)."""
+    tracked, untracked = parse_status_kinds(out)
+    return tracked + untracked
+
+
+def parse_status_kinds(out: bytes) -> tuple[list[bytes], list[bytes]]:
+    """(tracked paths, untracked paths) of `status --porcelain=v2 -z` records."""
     fields = {b"1": 8, b"u": 10}
-    paths = []
+    tracked: list[bytes] = []
+    untracked: list[bytes] = []
     for rec in out.split(b"\0"):
         kind = rec[:1]
         if kind == b"?":
-            paths.append(rec[2:])
+            untracked.append(rec[2:])
         elif kind in fields:
             parts = rec.split(b" ", fields[kind])
             if len(parts) > fields[kind]:
-                paths.append(parts[fields[kind]])
-    return paths
+                tracked.append(parts[fields[kind]])
+    return tracked, untracked
+
+
+def dirty(git: Git, index: str | None) -> tuple[list[bytes], list[bytes]]:
+    """(tracked paths that differ from HEAD, untracked paths), by one status."""
+    res = git.run(*_STATUS, index=index, check=False)
+    return parse_status_kinds(res.out)
 
 
 def fingerprint(path: str) -> Stat | None:
