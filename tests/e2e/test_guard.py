@@ -527,7 +527,40 @@ def _wait_for(path: Path, proc: subprocess.Popen, deadline: float = 60.0) -> Non
         time.sleep(0.01)
 
 
-@pytest.mark.parametrize("claim", ["staged-then-edited", "edit-hook"])
+def _open_gate(gate: Path) -> None:
+    try:
+        fd = os.open(gate, os.O_WRONLY | os.O_NONBLOCK)
+    except OSError:
+        return
+    try:
+        os.write(fd, b"go\n")
+    finally:
+        os.close(fd)
+
+
+def _bash_window(lane: Lane, sid: str, write) -> None:  # type: ignore[no-untyped-def]
+    """`write()` inside a Claude Code Bash call of session `sid` (its two hooks)."""
+    for event, name in (("pre-tool-use", "PreToolUse"), (None, None), ("post-tool-use", "PostToolUse")):
+        if event is None:
+            write()
+            continue
+        payload = json.dumps({"session_id": sid, "cwd": str(lane.path), "hook_event_name": name,
+                              "tool_name": "Bash", "tool_input": {"command": "sed -i s/a/b/ P"},
+                              "tool_response": {"stdout": "", "stderr": "", "interrupted": False}})
+        res = subprocess.run([str(SHIM / "gitlane"), "hook", event], cwd=lane.path, input=payload.encode(),
+                             capture_output=True, env=shim_env())
+        assert res.returncode == 0 and res.stderr == b"", res.stderr.decode()
+
+
+def _edit_hook(lane: Lane, sid: str, path: str) -> None:
+    payload = json.dumps({"session_id": sid, "tool_name": "Edit", "cwd": str(lane.path),
+                          "hook_event_name": "PostToolUse", "tool_input": {"file_path": path}})
+    res = subprocess.run([str(SHIM / "gitlane"), "hook", "post-tool-use"], cwd=lane.path, input=payload.encode(),
+                         capture_output=True, env=shim_env())
+    assert res.returncode == 0 and res.stderr == b"", res.stderr.decode()
+
+
+@pytest.mark.parametrize("claim", ["staged-then-edited", "edit-hook", "bash-window", "unattributed"])
 def test_pre_commit_framework_keeps_bs_edit(lane: Lane, owner_proc, tmp_path: Path, claim: str) -> None:
     """A commits Q through the real pre-commit framework (which stashes
     unstaged changes while hooks run, OpenTranscribe#434) while B has an
@@ -563,20 +596,20 @@ def test_pre_commit_framework_keeps_bs_edit(lane: Lane, owner_proc, tmp_path: Pa
                          env=_plain_env())
     assert res.returncode == 0, res.stderr.decode()
     a, b = owner_proc().pid, owner_proc().pid
+    lane.git("status", session="B", pid=b)
     if claim == "staged-then-edited":
         lane.write("P", "B staged\n")
         lane.git("add", "P", session="B", pid=b)
-    else:  # an agent's Edit tool, recorded by the Claude Code hook
-        lane.git("status", session="B", pid=b)
-        payload = json.dumps({"session_id": "B", "tool_name": "Edit", "cwd": str(lane.path),
-                              "tool_input": {"file_path": "P"}})
-        res = subprocess.run([str(SHIM / "gitlane"), "hook", "post-tool-use"], cwd=lane.path, input=payload.encode(),
-                             capture_output=True, env=shim_env())
-        assert res.returncode == 0 and res.stderr == b"", res.stderr.decode()
-    lane.write("P", "B's unstaged edit\n")
+    elif claim == "edit-hook":  # an agent's Edit tool, recorded by the Claude Code hook
+        _edit_hook(lane, "B", "P")
+    if claim == "bash-window":  # a write through B's Bash tool, seen by its window (issue 13)
+        _bash_window(lane, "B", lambda: lane.write("P", "B's unstaged edit\n"))
+    else:
+        lane.write("P", "B's unstaged edit\n")  # unattributed: hidden from A's commit all the same
     lane.write("Q", "A's Q\n")
     lane.git("add", "Q", session="A", pid=a)
-    lane.write("R", "A's unstaged R\n")     # so pre-commit really stashes
+    lane.write("R", "A's unstaged R\n")     # A's own unstaged change, so pre-commit really stashes
+    _edit_hook(lane, "A", "R")
     proc = subprocess.Popen([str(SHIM / "git"), "commit", "-m", "A commits Q"], cwd=lane.path,
                             env=shim_env("A", a), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
@@ -588,6 +621,7 @@ def test_pre_commit_framework_keeps_bs_edit(lane: Lane, owner_proc, tmp_path: Pa
         out, err = proc.communicate(timeout=120)
     finally:
         if proc.poll() is None:
+            _open_gate(gate)  # a failed assertion must not leave the hook blocked on the FIFO
             proc.kill()
             proc.communicate()
     text = out.decode() + err.decode()

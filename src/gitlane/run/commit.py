@@ -45,9 +45,9 @@ def run(s: Session, inv: Invocation) -> int:
         try:
             stage.refresh_tolerant(s)  # most of the rebase happens here, unlocked for peers
             stage.isolate_and_guard(s, inv, conn)
-            if inv.command == "commit":
-                _check_commit(s, inv, conn)
-            old, new, status = _run_locked(s, inv, conn, slock)
+            staged = _check_commit(s, inv, conn) if inv.command == "commit" else None
+            with _hidden_while_committing(s, conn, staged):
+                old, new, status = _run_locked(s, inv, conn, slock)
             try:
                 _after(s, inv, conn, old, new, status, start)
             except Exception as exc:  # git already did its work: report, never undo
@@ -114,7 +114,20 @@ def _conflict_refusal(s: Session, inv: Invocation, exc: session_index.Conflict) 
                  "then stage and commit again", code=1)
 
 
-def _check_commit(s: Session, inv: Invocation, conn: sqlite3.Connection) -> None:
+def _hidden_while_committing(s: Session, conn: sqlite3.Connection, staged: list[bytes] | None) -> isolation.hide_during:
+    """Every change that is not ours, hidden from git while our commit and
+    its hooks run (isolation.hide_during); nothing at all when alone."""
+    if staged is None or not stage.others_live(conn, s):
+        return isolation.hide_during(s, [], [])
+    from gitlane.session import window
+    tracked, untracked = window.dirty(s.git, s.index.path)
+    mine = claims.mine(conn, s.repo.worktree_id, s.name)
+    ours = set(mine) | set(staged)
+    return isolation.hide_during(s, [p for p in tracked if p not in ours], [p for p in untracked if p not in ours])
+
+
+def _check_commit(s: Session, inv: Invocation, conn: sqlite3.Connection) -> list[bytes]:
+    """Refuse what this commit must not take; the paths it will record."""
     cargs = classify.commit_args(inv.args)
     staged, swept = _would_commit(s, cargs)
     alive = claims.alive_checker(conn)
@@ -124,10 +137,10 @@ def _check_commit(s: Session, inv: Invocation, conn: sqlite3.Connection) -> None
         raise claims.refusal(what, found, "nothing was committed; your index is as it was.\n"
                              "Commit your own paths by name (`git commit PATH...`) or stage them first")
     if not swept and "all" not in cargs.flags:
-        return
+        return staged
     from gitlane.guard import safety
     if not stage.others_live(conn, s):
-        return
+        return staged
     mine = claims.mine(conn, s.repo.worktree_id, s.name)
     bad = safety.not_ours(swept, mine, safety.named(cargs.paths, s.repo.top_rel), {})
     if bad:
@@ -135,6 +148,7 @@ def _check_commit(s: Session, inv: Invocation, conn: sqlite3.Connection) -> None
                                      bad)
     if "all" in cargs.flags:
         _note_left_out(s, conn, alive)
+    return staged
 
 
 def _note_left_out(s: Session, conn: sqlite3.Connection, alive) -> None:  # type: ignore[no-untyped-def]
