@@ -81,12 +81,29 @@ def _run_read(s: Session, inv: Invocation) -> NoReturn:
     by git's own index.lock), so it never slows down as files are touched;
     everything else runs without optional locks."""
     from gitlane.session import refresh
+    if inv.command == "status":
+        _note_hidden_as_ignored(s, inv)
     if not refresh.ensure(s, inv.holder(s.name), inv.line, reading=True):
         if not s.index.exists():  # a read-only repository this session never wrote
             passthrough(inv.real, inv.argv, GIT_OPTIONAL_LOCKS="0")
         proc.exec_(inv.real_argv(), s.git_env(os.environ, GIT_OPTIONAL_LOCKS="0"))
     extra = {} if inv.command == "status" else {"GIT_OPTIONAL_LOCKS": "0"}
     proc.exec_(inv.real_argv(), s.git_env(os.environ, **extra), pass_fds=refresh.read_lock_fds(s))
+
+
+def _note_hidden_as_ignored(s: Session, inv: Invocation) -> None:
+    """`status --ignored` shows peers' new files, hidden by our excludes
+    file, as `!!`: say so on stderr (stdout stays git's own)."""
+    from gitlane import fastpath, layout
+    path = s.path(layout.EXCLUDE)
+    if not fastpath._shows_ignored(inv.args) or not os.path.exists(path):
+        return
+    data = layout.read_bytes(path) or b""
+    marker = b"# gitlane: files other live sessions claim\n"
+    count = data.partition(marker)[2].count(b"\n") if marker in data else 0
+    if count:
+        sys.stderr.write(f"gitlane: {count} of the files shown as ignored (!!) are other live sessions' "
+                         "new files, hidden from this session; `gitlane status` lists them\n")
 
 
 def _run_other(s: Session, inv: Invocation) -> NoReturn:
