@@ -121,3 +121,20 @@ def test_attribution_ends_at_head_content_commit_and_release(lane: Lane) -> None
     assert who(lane, "rel.txt") == {"rel.txt": [("nobody", "unattributed")]}
     lane.git("commit", "-qam", "alice", session=ALICE, env={"GITLANE_SESSION_PID": str(os.getpid())})
     assert who(lane, "kept.txt") == {"kept.txt": []}
+
+
+def test_status_lists_attributions_and_ignored_peers_files_are_named(lane: Lane, owner_proc) -> None:  # type: ignore[no-untyped-def]
+    a, b = owner_proc().pid, owner_proc().pid
+    lane.git("status", session="A", pid=a)
+    lane.git("status", session="B", pid=b)
+    pre(lane, "B")
+    child(lane, "B", "echo b > bnew.txt")
+    post(lane, "B")
+    res = subprocess.run([GITLANE, "status"], cwd=lane.path, capture_output=True, env=shim_env("A", a), check=True)
+    assert "    changed   bnew.txt  (unstaged, Bash call)" in res.stdout.decode()
+    lane.git("status", session="A", pid=a)  # the view syncs: bnew.txt hidden from A
+    res = lane.git("status", "--porcelain", "--ignored", session="A", pid=a)
+    assert res.stdout == b"!! bnew.txt\n"
+    assert res.stderr.decode() == ("gitlane: 1 of the files shown as ignored (!!) are other live sessions' new "
+                                   "files, hidden from this session; `gitlane status` lists them\n")
+    assert lane.git("status", "--porcelain", session="A", pid=a).stderr == b""
