@@ -3,12 +3,11 @@ output follows the hook output contract. Any internal error fails open: a
 message on stderr, exit 0, no decision, so a gitlane bug never stops an agent."""
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import sys
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import argparse
     from typing import Any
 
 EVENTS = ("session-start", "pre-tool-use", "post-tool-use", "session-end")
@@ -24,20 +23,62 @@ def configure(p: argparse.ArgumentParser, name: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    return run_event(args.event)
+
+
+def run_event(event: str) -> int:
+    """One hook call (cli.main routes `gitlane hook EVENT` here without argparse:
+    a Bash call runs two of them)."""
     try:
-        payload = json.load(sys.stdin)
+        payload = load_json(sys.stdin.buffer.read())
         if not isinstance(payload, dict):
             raise ValueError("hook input is not a JSON object")
-        out = HANDLERS[args.event](payload)
+        out = HANDLERS[event](payload)
     except Exception as exc:  # fail open, loudly
         if os.environ.get("GITLANE_TRACE") == "1":
             raise
-        sys.stderr.write(f"gitlane hook {args.event}: {type(exc).__name__}: {exc} (allowed anyway)\n")
+        sys.stderr.write(f"gitlane hook {event}: {type(exc).__name__}: {exc} (allowed anyway)\n")
         return 0
     if out is not None:
+        import json
         json.dump(out, sys.stdout)
         sys.stdout.write("\n")
     return 0
+
+
+class _Decoding:
+    """What the C scanner of the json package reads from its decoder."""
+    strict = True
+    object_hook = None
+    object_pairs_hook = None
+    parse_float = float
+    parse_int = int
+    memo: dict = {}
+
+    @staticmethod
+    def parse_constant(name: str) -> float:
+        return float({"NaN": "nan", "Infinity": "inf", "-Infinity": "-inf"}[name])
+
+
+def load_json(data: bytes) -> Any:
+    """json.loads without importing json (whose decoder imports re and enum:
+    most of a hook's start-up), through the C scanner it uses itself."""
+    text = data.decode("utf-8-sig")
+    try:
+        import _json
+        scan = _json.make_scanner(_Decoding())
+    except (ImportError, AttributeError):  # pragma: no cover - a Python without the C accelerator
+        import json
+        return json.loads(text)
+    start = len(text) - len(text.lstrip(" \t\n\r"))
+    try:
+        obj, end = scan(text, start)
+        if not text[end:].strip(" \t\n\r"):
+            return obj
+    except Exception:  # the scanner reports through json.decoder, not loaded yet
+        pass
+    import json
+    return json.loads(text)  # raises json's own JSONDecodeError
 
 
 def _session(payload: dict[str, Any]) -> str:
