@@ -27,14 +27,7 @@ done
 venv=$(cd "$venv" && pwd -P)
 py=$venv/bin/python
 "$py" -m pip install --quiet --disable-pip-version-check -e "$here$extra"
-site=$("$py" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
-for name in git gitlane git-lane; do
-  tmp=$here/shim/.$name.tmp
-  sed -e "s#@SHIM_DIR@#$here/shim#g" -e "s#@PYTHON@#$py#g" \
-      -e "s#@SRC@#$here/src#g" -e "s#@SITE@#$site#g" "$here/shim/$name.in" >"$tmp"
-  chmod 755 "$tmp"
-  mv -f "$tmp" "$here/shim/$name"
-done
+"$py" -m gitlane.launchers "$here/shim" --src "$here/src"
 echo "gitlane installed in $venv"
 echo "To open a session in this shell:"
 echo "  eval \"\$($here/shim/gitlane activate)\""

@@ -11,6 +11,8 @@ the interpreter itself) reads the same files: importing `os` alone costs
       state.db            sessions, claims, reservations, audit (sqlite, WAL)
       generation          a counter bumped on every ownership change
       global.lock         held by every command that moves HEAD
+      maintenance.lock    held by `doctor --fix/--repair` and `gc` (fasteners)
+      main-index.pending  session commits .git/index has yet to follow
       sessions/<name>/    one folder per session (worktrees/<id>/sessions/ for
                           linked worktrees): index, base, lock, owner, ...
 """
@@ -20,6 +22,9 @@ STATE_DIR = "gitlane"
 DB = "state.db"
 GENERATION = "generation"
 GLOBAL_LOCK = "global.lock"
+MAINTENANCE_LOCK = "maintenance.lock"    # fasteners: one `doctor --fix/--repair` or `gc` at a time
+MAIN_INDEX_PENDING = "main-index.pending"  # "<old> <new>" lines: session commits .git/index must follow
+MAIN_INDEX_RETRY_LOCK = "main-index.retry.lock"  # fasteners: one background .git/index retry at a time
 SESSIONS = "sessions"
 WORKTREES = "worktrees"
 
@@ -35,6 +40,7 @@ STAGED_COUNT = "staged"    # how many paths the session stages, for `gitlane pro
 WARNED = "warned"          # "<base> <head>" of the last rebase conflict we warned about
 WINDOW = "window"          # the open shell window: start (fs clock, ns), then the dirty set's lstat (session.window)
 WINDOWS = "windows"        # "<start> <end>" of recent closed shell windows, for peers' overlap checks
+ADOPTED_PATCH = "adopted.patch"  # the staged work `gitlane adopt` took over, kept
 
 # Session names end up in file names and in ref names (see name_problem).
 MAX_NAME = 128

@@ -1,5 +1,5 @@
-"""The guard and view isolation end to end (issue 5): two live sessions, A and
-B, in one work tree, every command through the shim. After each scenario B's
+"""The guard and view isolation end to end (docs/DESIGN.md, "Guard" and "View
+isolation"): two live sessions, A and B, in one work tree, every command through the shim. After each scenario B's
 work is checked byte for byte: its files on disk and its index entries.
 
 B's work: P staged ("B staged P"), then edited again without staging (an

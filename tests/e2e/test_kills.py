@@ -3,7 +3,7 @@ runs, after git's ref update, mid-rebase, and at each atomic write of the
 shim. Real git, real processes, real temporary repositories
 (gitlane.testing.processes).
 
-After every kill the invariants of DESIGN §4 are checked:
+After every kill the invariants of docs/DESIGN.md ("Invariants") are checked:
 - the next command in any session proceeds within the lock timeout
   (GITLANE_LOCK_TIMEOUT=20 here);
 - nothing staged is lost: still staged, or recoverable through

@@ -167,7 +167,7 @@ def test_add_all_is_all_or_nothing(lane: Lane, owner_proc) -> None:
     assert_refusal(res, "theirs.txt", "s1", p1.pid)
     assert snapshot(lane, "s2") == before
     # Whole-tree adds never see the peer's claimed file (per-session excludes,
-    # issue 5): they stage exactly this session's own changes.
+    # docs/DESIGN.md, "View isolation"): they stage exactly this session's own changes.
     for args in (["add", "-A"], ["add", "."]):
         lane.git(*args, session="s2", pid=p2.pid)
         assert staged_set(lane, "s2") == {"mine.txt"}, args
@@ -177,7 +177,7 @@ def test_add_all_is_all_or_nothing(lane: Lane, owner_proc) -> None:
 @pytest.mark.parametrize("warm", [True, False], ids=["peer-seen-claim", "peer-first-command"])
 def test_commit_a_never_sweeps_a_peers_claimed_path(lane: Lane, owner_proc, warm: bool) -> None:
     """`commit -a` refuses, listing the path another live session staged
-    (issue 4: it never sweeps it). Nothing changes; committing one's own paths
+    (docs/DESIGN.md, "Ownership": it never sweeps it). Nothing changes; committing one's own paths
     by name then works, and the owner's file and staged content stay intact."""
     seed(lane, {"a.txt": "base\n"})
     p1, p2 = owner_proc(), owner_proc()

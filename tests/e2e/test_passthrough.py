@@ -1,4 +1,4 @@
-"""Passthrough is exact (DESIGN §4.4): differential tests against the real git.
+"""Passthrough is exact (docs/DESIGN.md, "Invariants", 4): differential tests against the real git.
 
 Every case runs twice from the same directory with the same environment,
 once as the real git and once as `shim/git`, and must give the same stdout,

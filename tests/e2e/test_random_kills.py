@@ -1,7 +1,7 @@
 """Randomized fault injection: three live sessions adding, committing and
 rebasing at once, one process SIGKILLed per trial (seeded: GITLANE_FAULT_SEED).
 
-After every kill the invariants of DESIGN §4 are checked:
+After every kill the invariants of docs/DESIGN.md ("Invariants") are checked:
 - the next command in any session proceeds within the lock timeout
   (GITLANE_LOCK_TIMEOUT=20 here);
 - nothing staged is lost: still staged, or recoverable through

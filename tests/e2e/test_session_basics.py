@@ -37,7 +37,7 @@ def test_staging_in_s1_is_invisible_to_s2_and_git_index(lane: Lane) -> None:
     assert s1 == b"M\tREADME\nD\tgone\nA\tnew\n"
     assert lane.git("diff", "--cached", "--name-status", session="s2").stdout == b""
     s2 = _porcelain(lane.git("status", "--porcelain", session="s2"))
-    # s1's claimed new file is hidden from s2 by its per-session excludes (issue 5)
+    # s1's claimed new file is hidden from s2 by its per-session excludes (docs/DESIGN.md, "View isolation")
     assert "?? new" not in s2 and [line for line in s2 if line[0] not in " ?"] == []
     assert _porcelain(lane.git("status", "--porcelain", session="s1")) == [
         "M  README", "D  gone", "A  new", "?? gone"]
@@ -72,7 +72,7 @@ def test_peer_commit_is_not_shown_reversed(lane: Lane) -> None:
 
 def test_git_index_follows_session_commits(lane: Lane) -> None:
     """Without a session, `git status` after a session's commit shows nothing
-    staged in reverse (DESIGN §3: .git/index is brought up to date)."""
+    staged in reverse (docs/DESIGN.md, "Hazards": .git/index is brought up to date)."""
     lane.write("README", "changed\n")
     lane.write("new", "new\n")
     lane.git("add", "README", "new", session="s1")
@@ -129,7 +129,7 @@ def test_new_session_keeps_the_stat_cache(lane: Lane, tmp_path: Path) -> None:
 
 def test_new_session_does_not_hide_a_racy_change(lane: Lane) -> None:
     """An entry as new as the index is 'racy' and git rehashes it. The copy
-    must keep the index mtime, or the change would be hidden (DESIGN §3)."""
+    must keep the index mtime, or the change would be hidden (docs/DESIGN.md, "Session index")."""
     _stat_trick_repo(lane, ["f"])
     os.utime(lane.path / ".git" / "index", (_PAST, _PAST))
     _rewrite_same_stat(lane, "f")

@@ -1,5 +1,5 @@
 """How many git processes one invocation starts. Every spawn costs 1-3 ms,
-so these budgets fail on a regression (issue 8)."""
+so these budgets fail on a regression (docs/DESIGN.md, "Performance budget")."""
 from __future__ import annotations
 
 import subprocess

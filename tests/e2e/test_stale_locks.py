@@ -3,6 +3,7 @@ audited) by the next command; a lock a live git holds is waited for and
 never stolen, however old it looks; `gitlane doctor` reports and fixes them."""
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -151,9 +152,9 @@ def test_doctor_reports_stale_locks_and_fix_removes_them(pair) -> None:
     res = gitlane(lane, "doctor")
     out = res.stdout.decode()
     assert res.returncode == 1, out
-    for lock in locks:
-        assert f"WARN  stale lock {lock} (3600s old, no git process running here)\n" \
-               "      hint: gitlane doctor --fix removes it\n" in out, out
+    for lock in locks:  # 3600 s old, and a slow machine may have taken a few seconds since
+        assert re.search(rf"WARN  stale lock {re.escape(str(lock))} \(360\ds old, no git process running here\)\n"
+                         r"      hint: gitlane doctor --fix removes it\n", out), out
     assert out.endswith(f"{len(locks)} problems left\n")
     assert all(lock.exists() for lock in locks)
     for lock in locks:
@@ -162,9 +163,10 @@ def test_doctor_reports_stale_locks_and_fix_removes_them(pair) -> None:
     out = res.stdout.decode()
     assert res.returncode == 0, out
     for lock in locks:
-        assert f"WARN  stale lock {lock} (3600s old, no git process running here)  [fixed]\n" in out, out
+        assert re.search(rf"WARN  stale lock {re.escape(str(lock))} \(360\ds old, no git process running here\)"
+                         r"  \[fixed\]\n", out), out
     assert out.endswith("0 problems left\n")
     assert not any(lock.exists() for lock in locks)
-    assert sorted(r["detail"] for r in audit(lane, "reclaim")) == sorted(
-        f"doctor removed {lock} (3600s old)" for lock in locks)
+    details = sorted(re.sub(r"\(360\ds old\)$", "(3600s old)", r["detail"]) for r in audit(lane, "reclaim"))
+    assert details == sorted(f"doctor removed {lock} (3600s old)" for lock in locks)
     assert blob_in_index(lane, lane.session_index("A"), "a1") == b"A one\n"

@@ -447,3 +447,17 @@ def test_peer_equality() -> None:
     assert a == ownership.Peer("B", 1, frozenset({b"x"}), ("d/**",))
     assert a != ownership.Peer("B", 1, frozenset(), ("d/**",))
     assert hash(a) == hash(ownership.Peer("B", 1))
+
+
+def test_commit_maker_and_merge_markers(conn) -> None:  # type: ignore[no-untyped-def]
+    """Attribution and merge-state rows live here too (guard.history and
+    run.merge_state give them meaning; tests/unit/test_merge_state.py and
+    test_history.py drive them through real git)."""
+    db.audit(conn, "commit", "A", commit_id="c1")
+    db.audit(conn, "amend", "B", commit_id="c1")
+    assert ownership.commit_maker(conn, "c1") == "B" and ownership.commit_maker(conn, "c2") is None
+    ownership.claim_markers(conn, "A", ["MERGE_HEAD", "rebase-merge"], 10.0)
+    ownership.claim_markers(conn, "B", ["MERGE_HEAD"], 20.0)        # the first owner stays
+    assert sorted(ownership.marker_rows(conn)) == [("MERGE_HEAD", "A", 10.0), ("rebase-merge", "A", 10.0)]
+    ownership.drop_markers(conn, ["rebase-merge", "REVERT_HEAD"])
+    assert ownership.marker_rows(conn) == [("MERGE_HEAD", "A", 10.0)]

@@ -231,6 +231,10 @@ L = commands.LONG
     ("--cach", "apply", "--cached"),
     ("--ind", "apply", "--index"),
     ("--in", "apply", None),
+    ("--amen", "commit", "--amend"),
+    ("--no-ver", "commit", None),                   # --no-verbose or --no-verify
+    ("--no-veri", "commit", "--no-verify"),
+    ("--no-verb", "commit", "--no-verbose"),
 ])
 def test_long_option(word: str, command: str, want: str | None) -> None:
     assert commands.long_option(word, L[command]) == want
@@ -240,7 +244,9 @@ def test_long_option(word: str, command: str, want: str | None) -> None:
     ("restore", "--work"), ("restore", "--st"), ("restore", "--s"), ("restore", "--no-over"),
     ("restore", "--no-stag"), ("reset", "--ha"), ("reset", "--h"), ("reset", "--m"), ("reset", "--mi"),
     ("reset", "--p"), ("reset", "--pathspec-f"), ("reset", "--q"), ("apply", "--cach"), ("apply", "--in"),
-    ("apply", "--ind"), ("reset", "--no-hard"),
+    ("apply", "--ind"), ("reset", "--no-hard"), ("commit", "--amen"), ("commit", "--a"), ("commit", "--al"),
+    ("commit", "--dry"), ("commit", "--inc"), ("commit", "--onl"), ("commit", "--no-ver"), ("commit", "--pat"),
+    ("commit", "--no-veri"), ("commit", "--no-verb"),
 ])
 def test_long_option_agrees_with_git_on_ambiguity(lane: Lane, command: str, word: str) -> None:
     """git refuses an ambiguous or unknown abbreviation (exit 129) exactly
@@ -508,6 +514,13 @@ def test_clean_dry_run_args_lists_what_the_real_clean_removes(lane: Lane) -> Non
     (["-uno", "p"], set(), ["p"], None),
     (["-t", "tmpl", "-a"], {"all"}, [], None),
     (["--no-verify", "p"], set(), ["p"], None),
+    (["--amen", "--no-edit"], {"amend"}, [], None),   # parse-options takes any unambiguous prefix
+    (["--no-edi", "--amen"], {"amend"}, [], None),
+    (["--inc", "p"], {"include"}, ["p"], None),
+    (["--dry", "--onl", "p"], {"dry-run", "only"}, ["p"], None),
+    (["--mess", "x", "p"], set(), ["p"], None),       # --message takes x
+    (["--pathspec-fr", "list"], set(), [], "list"),
+    (["--a", "p"], set(), ["p"], None),               # ambiguous: git refuses it
 ])
 def test_commit_args(args: list[str], flags: set[str], paths: list[str], pathspec_file: str | None) -> None:
     got = commands.commit_args(args)

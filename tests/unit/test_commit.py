@@ -168,3 +168,16 @@ def test_stamp_of() -> None:
     assert commit._stamp_of("/nonexistent/file") is None
     st = os.stat(__file__)
     assert commit._stamp_of(__file__) == (st.st_ino, st.st_mtime_ns)
+
+
+@pytest.mark.parametrize("word", ["--amend", "--amen", "--am"])
+def test_an_abbreviated_amend_of_someone_elses_commit_is_refused(lane: Lane, a: Session, word: str) -> None:
+    """git takes any unambiguous prefix of a long option (`--amen`, `--am`
+    are --amend), so the history guard must too: the base commit was made by
+    a person, and amending it is refused before git runs."""
+    head = lane.head()
+    with pytest.raises(Fatal) as exc:
+        run_commit(a, f"commit -q {word} --no-edit")
+    assert exc.value.what == (f"refusing to amend HEAD ({head[:10]}): it was made by someone outside this "
+                              "session, not by session A")
+    assert lane.head() == head

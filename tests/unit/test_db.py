@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -196,3 +197,42 @@ def test_state_file_is_beside_the_database(folder: Path) -> None:
         assert db.state_file(memory, layout.GENERATION) is None
     finally:
         memory.close()
+
+
+# --- one owner for the SQL -----------------------------------------------------------------
+
+SQL_OWNERS = {"shared/db.py", "shared/claims.py", "shared/sessions.py"}
+
+
+def test_sql_is_written_only_in_db_claims_and_sessions() -> None:
+    """Every `conn.execute(...)` / `executemany(...)` of the package is in
+    shared.db (schema, audit), shared.claims (ownership, attribution, merge
+    markers) or shared.sessions: a rule about a table has one place to live."""
+    import ast
+    package = Path(db.__file__).resolve().parents[1]
+    found = []
+    for path in sorted(package.rglob("*.py")):
+        rel = path.relative_to(package).as_posix()
+        if rel in SQL_OWNERS:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), rel)):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                    and node.func.attr in ("execute", "executemany", "executescript"):
+                found.append(f"{rel}:{node.lineno}")
+    assert found == []
+
+
+def test_audit_records_filter_newest_first(conn: db.Connection) -> None:
+    db.audit(conn, "commit", "A", commit_id="c1")
+    db.audit(conn, "reclaim", "B", detail="x")
+    db.audit(conn, "commit", "B", commit_id="c2")
+    events = [(r[1], r[3]) for r in db.audit_records(conn)]
+    assert events == [("B", "commit"), ("B", "reclaim"), ("A", "commit")]
+    assert [r[6] for r in db.audit_records(conn, event="commit")] == ["c2", "c1"]
+    assert [r[3] for r in db.audit_records(conn, session="B", limit=1)] == ["commit"]
+    assert db.audit_records(conn, since=time.time() + 60) == []
+    assert db.AUDIT_COLUMNS[6] == "commit_id" and len(db.audit_records(conn)[0]) == len(db.AUDIT_COLUMNS)
+
+
+def test_quick_check(conn: db.Connection) -> None:
+    assert db.quick_check(conn) is True

@@ -1,4 +1,4 @@
-"""The posix-only fast path for in-step reads (issue 8).
+"""The posix-only fast path for in-step reads (docs/DESIGN.md, "Flows").
 
 It may decline anything (the full path then decides), but when it takes a
 command it must do exactly what the full path would: same git environment,

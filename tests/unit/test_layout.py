@@ -308,3 +308,25 @@ def test_head_commit_declines_what_git_repo_handles(lane: Lane) -> None:
     assert _head(lane) is None
     (lane.path / ".git/HEAD").write_text("garbage\n")
     assert _head(lane) is None
+
+
+# State file names whose words mean nothing else in the package (INDEX, BASE,
+# LOCK, OWNER, "staged", ... are ordinary words elsewhere: not checked).
+_DISTINCT_NAMES = ("DB", "GENERATION", "GLOBAL_LOCK", "MAINTENANCE_LOCK", "MAIN_INDEX_PENDING",
+                   "MAIN_INDEX_RETRY_LOCK", "VERIFIED", "STAMP", "EXCLUDE", "WARNED", "ADOPTED_PATCH")
+
+
+def test_state_file_names_are_spelled_only_in_layout() -> None:
+    """layout owns the on-disk format: no other module spells one of its file
+    names as a string literal (it would drift from docs/DESIGN.md, "On-disk format")."""
+    import ast
+    package = Path(layout.__file__).parent
+    names = {getattr(layout, n) for n in _DISTINCT_NAMES}
+    found = []
+    for path in sorted(package.rglob("*.py")):
+        if path.name == "layout.py" and path.parent == package:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Constant) and node.value in names:
+                found.append(f"{path.relative_to(package)}:{node.lineno}: {node.value!r}")
+    assert found == []

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -260,6 +261,53 @@ def test_a_fasteners_holder_excludes_us_and_we_it(path: str, blocks: Blocks) -> 
     finally:
         p.kill()
         p.wait()
+
+
+def _fasteners_try(path: str) -> str:
+    """Another process's fasteners attempt, without waiting: "held" or "busy"."""
+    q = subprocess.run([sys.executable, "-c", FASTENERS, path], capture_output=True, text=True,
+                       stdin=subprocess.DEVNULL, timeout=RUN_TIMEOUT)
+    return q.stdout
+
+
+def test_single_instance_excludes_other_processes_and_is_not_inherited(path: str) -> None:
+    """single_instance is fasteners' record lock: another process is refused
+    while we hold it, and a child we started while holding it does not keep
+    it (unlike locks.acquire, whose flock a git child keeps)."""
+    from gitlane.git import proc
+    solo = locks.single_instance(path, "test work", None)
+    assert solo is not None
+    child = proc.start([shutil.which("sleep") or "/bin/sleep", "600"], os.environ)  # started as git is
+    try:
+        assert _fasteners_try(path) == "busy\n"
+        solo.release()
+        assert os.waitpid(child.pid, os.WNOHANG) == (0, 0)   # our child still runs ...
+        assert _fasteners_try(path) == "held\n"             # ... and holds nothing
+    finally:
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait()
+
+
+def test_single_instance_says_it_waits_and_times_out(path: str, capfd: pytest.CaptureFixture[str]) -> None:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    p = subprocess.Popen([sys.executable, "-c", FASTENERS, path], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         text=True)
+    try:
+        assert p.stdout is not None and p.stdout.readline() == "held\n"
+        assert locks.single_instance(path, "test work", None) is None   # no wait asked for
+        with pytest.raises(Fatal) as exc:
+            locks.single_instance(path, "test work", timeout(0.0))
+        assert exc.value.code == 75
+        assert exc.value.what == "timed out after 0s waiting for test work"
+        assert capfd.readouterr().err == "gitlane: waiting for test work\n"
+    finally:
+        p.kill()
+        p.wait()
+    with locks.single_instance(path, "test work", timeout(0.0)) as solo:      # free again: taken at once
+        assert solo is not None
+        assert _fasteners_try(path) == "busy\n"
+    assert _fasteners_try(path) == "held\n"
+    assert capfd.readouterr().err == ""
 
 
 # --- what a lock is ------------------------------------------------------------------------

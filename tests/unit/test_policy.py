@@ -11,10 +11,11 @@ from typing import NamedTuple, Sequence
 
 import pytest
 
+from gitlane.guard import force
 from gitlane.guard import policy as guard
 from gitlane.shared.claims import Peer
 
-FORCE = "GITLANE_FORCE=1 overrides for one command (audited)"
+FORCE = force.HINT  # every refusal ends with the escape hatch guard.force honours (test_force pins its text)
 
 B = Peer("B", 101, frozenset({b"P", b"dir/x", b"new.txt"}), ("docs/**",))
 C = Peer("C", 102, frozenset(), ())          # live, nothing staged, nothing reserved

@@ -147,3 +147,34 @@ def test_the_terminals_sigint_is_the_childs_to_handle() -> None:
 def test_exec_gives_sigpipe_back_to_the_program() -> None:
     res = harness("exec", SH, "-c", "kill -PIPE $$; echo survived")
     assert res.returncode == -signal.SIGPIPE and res.stdout == b""
+
+
+# --- one place starts processes ---------------------------------------------------------------
+
+# Outside git/proc.py, only these start a process, each for a reason:
+PROCESS_STARTERS = {
+    "fastpath.py": "execs git for the in-step read without importing os",
+    "shared/main_index.py": "starts the detached .git/index retry (Python, not git) with close_fds, "
+                            "so it never inherits the session lock fd proc.call made inheritable",
+    "testing/": "the harness runs the shim, the real git and helpers as a user would",
+}
+_SPAWNERS = {"posix_spawn", "posix_spawnp", "fork", "forkpty", "system", "popen", "spawnv", "spawnve",
+             "execv", "execve", "execvp", "execvpe", "execl", "execle", "execlp", "execlpe"}
+
+
+def test_processes_start_only_in_proc() -> None:
+    import ast
+    package = Path(proc.__file__).resolve().parents[1]
+    found = []
+    for path in sorted(package.rglob("*.py")):
+        rel = path.relative_to(package).as_posix()
+        if rel == "git/proc.py" or any(rel == k or (k.endswith("/") and rel.startswith(k)) for k in PROCESS_STARTERS):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), rel)):
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                names = [a.name for a in node.names] + ([node.module] if isinstance(node, ast.ImportFrom) else [])
+                if "subprocess" in names or "pty" in names:
+                    found.append(f"{rel}:{node.lineno}: imports subprocess")
+            elif isinstance(node, ast.Attribute) and node.attr in _SPAWNERS:
+                found.append(f"{rel}:{node.lineno}: {node.attr}")
+    assert found == []

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from gitlane.errors import Fatal
+from gitlane import launchers
 from gitlane.git import realgit
 from gitlane.testing.lane import ROOT
 
@@ -30,10 +31,7 @@ def world(tmp_path: Path) -> Path:
     shim = w / "shim"
     shim.mkdir()
     (shim / realgit.MARKER).write_text("")
-    launcher = (ROOT / "shim" / "git.in").read_text()
-    for key, value in {"@SHIM_DIR@": str(shim), "@PYTHON@": sys.executable, "@SRC@": str(ROOT / "src"),
-                       "@SITE@": str(ROOT / "src")}.items():
-        launcher = launcher.replace(key, value)
+    launcher = launchers.render("git", str(shim), sys.executable, str(ROOT / "src"), str(ROOT / "src"))
     (shim / "git").write_text(launcher)
     (shim / "git").chmod(0o755)
 

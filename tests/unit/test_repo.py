@@ -55,7 +55,8 @@ def test_git_dir_and_work_tree(lane: Lane, tmp_path: Path) -> None:
     assert r.top == str(lane.path)
     r = agree(elsewhere, env={"GIT_DIR": gd, "GIT_WORK_TREE": str(lane.path)})
     assert r.top == str(lane.path)
-    r = agree(elsewhere, env={"GIT_DIR": gd})            # no work tree: the cwd is the top (DESIGN §3)
+    # no work tree: the cwd is the top (docs/DESIGN.md, "Verified git facts")
+    r = agree(elsewhere, env={"GIT_DIR": gd})
     assert r.top == str(elsewhere)
     assert found(elsewhere, ["--git-dir", str(elsewhere)]) is None    # not a git dir
 

@@ -36,7 +36,18 @@ def run(args: argparse.Namespace) -> int:
 
 
 def shim_dir() -> str:
-    return os.environ.get("GITLANE_SHIM_DIR") or str(Path(__file__).resolve().parents[3] / "shim")
+    """GITLANE_SHIM_DIR; else a clone's shim/ made by install.sh; else (a
+    pipx, uv tool or pip install) the per-user one, made or brought up to
+    date here, so the first `gitlane activate` creates it."""
+    if os.environ.get("GITLANE_SHIM_DIR"):
+        return os.environ["GITLANE_SHIM_DIR"]
+    clone = Path(__file__).resolve().parents[3]
+    if (clone / "install.sh").is_file() and (clone / "shim" / "gitlane").is_file():
+        return str(clone / "shim")
+    from gitlane import launchers
+    folder = launchers.default_dir(os.environ)
+    launchers.ensure(folder)
+    return folder
 
 
 def _guess_shell() -> str:

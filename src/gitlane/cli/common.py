@@ -51,6 +51,17 @@ def open_env(need_repo: bool = True) -> Env | None:
     return Env(repo, Git(realgit.find(), repo, os.environ), session.current(os.environ))
 
 
+def maintenance(env: Env):  # type: ignore[no-untyped-def]
+    """The maintenance lock: one `gitlane doctor --fix/--repair` or `gitlane gc`
+    at a time per repository, so that two repairs never rebuild the database
+    or prune a session folder under each other. Waits up to lane.lockTimeout."""
+    from gitlane import layout
+    from gitlane.shared import locks
+    path = os.path.join(env.repo.state_dir(), layout.MAINTENANCE_LOCK)
+    return locks.single_instance(path, "another `gitlane doctor --fix` or `gitlane gc` in this repository",
+                                 lambda: locks.timeout(env.git))
+
+
 def add_json(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="machine-readable output for agents")
 

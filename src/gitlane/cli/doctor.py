@@ -61,14 +61,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _maintenance(env, fixing: bool):  # type: ignore[no-untyped-def]
-    """One `doctor --fix` at a time per repository. A fasteners lock: held by
-    this process alone, never by a git child, which is what it is made for."""
+    """One repair at a time per repository (cli.common.maintenance); a
+    report that changes nothing needs no lock."""
     import contextlib
-    if not fixing:
-        return contextlib.nullcontext()
-    import fasteners
-    os.makedirs(env.repo.state_dir(), exist_ok=True)
-    return fasteners.InterProcessLock(os.path.join(env.repo.state_dir(), "doctor.lock"))
+    from gitlane.cli.common import maintenance
+    return maintenance(env) if fixing else contextlib.nullcontext()
 
 
 def _check_shim(rep: Report) -> None:
@@ -95,8 +92,7 @@ def _check_db(rep: Report, env, repair: bool):  # type: ignore[no-untyped-def]
     path = db.path(env.repo.state_dir())
     try:
         conn = db.connect(env.repo.state_dir())
-        ok = conn.execute("PRAGMA quick_check").fetchone()[0] == "ok"
-        if ok:
+        if db.quick_check(conn):
             rep.add("ok", f"state database: {path}")
             return conn
         conn.close()

@@ -1,5 +1,6 @@
-"""`gitlane hook EVENT`: Claude Code hooks. Input is the hook JSON on stdin,
-output follows the hook output contract. Any internal error fails open: a
+"""`gitlane hook [--agent AGENT] EVENT`: agent hooks (Claude Code, Codex CLI,
+Gemini CLI). Input is the hook JSON on stdin, parsed by gitlane.agents.event
+into one Event; output follows the agent's hook output contract. Any internal error fails open: a
 message on stderr, exit 0, no decision, so a gitlane bug never stops an agent."""
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ if TYPE_CHECKING:
     import argparse
     from typing import Any
 
-EVENTS = ("session-start", "pre-tool-use", "post-tool-use", "session-end")
-EDIT_TOOLS = ("Edit", "Write", "MultiEdit", "NotebookEdit")
+from gitlane.agents.event import AGENTS, PHASES as EVENTS
+if TYPE_CHECKING:
+    from gitlane.agents.event import Event
 CONTEXT = ("This checkout is shared with other agents through gitlane: use plain git as usual, because your "
            "`git add` stages into your own index and `git commit` records only your staged work. "
            "If git or an edit is refused because another session owns a path, work on other files or run "
@@ -19,21 +21,25 @@ CONTEXT = ("This checkout is shared with other agents through gitlane: use plain
 
 
 def configure(p: argparse.ArgumentParser, name: str) -> None:
+    p.add_argument("--agent", choices=AGENTS, default="claude", help="whose hook this is (default: claude)")
     p.add_argument("event", choices=EVENTS)
 
 
 def run(args: argparse.Namespace) -> int:
-    return run_event(args.event)
+    return run_event(args.event, args.agent)
 
 
-def run_event(event: str) -> int:
-    """One hook call (cli.main routes `gitlane hook EVENT` here without argparse:
-    a Bash call runs two of them)."""
+def run_event(event: str, agent: str = "claude") -> int:
+    """One hook call (cli.main routes `gitlane hook EVENT` here without
+    argparse: a Bash call runs two of them)."""
     try:
         payload = load_json(sys.stdin.buffer.read())
         if not isinstance(payload, dict):
             raise ValueError("hook input is not a JSON object")
-        out = HANDLERS[event](payload)
+        from gitlane.agents import event as agent_event
+        ev = agent_event.parse(agent, event, payload)
+        out = HANDLERS[event](ev)
+        out, code, err = agent_event.reply(ev, out, _session_env(ev) if event == "session-start" else None)
     except Exception as exc:  # fail open, loudly
         if os.environ.get("GITLANE_TRACE") == "1":
             raise
@@ -43,7 +49,8 @@ def run_event(event: str) -> int:
         import json
         json.dump(out, sys.stdout)
         sys.stdout.write("\n")
-    return 0
+    sys.stderr.write(err)
+    return code
 
 
 class _Decoding:
@@ -81,10 +88,25 @@ def load_json(data: bytes) -> Any:
     return json.loads(text)  # raises json's own JSONDecodeError
 
 
-def _session(payload: dict[str, Any]) -> str:
+def _shell_window(ev: Event, phase: str) -> None:
+    """A shell tool call opens ("pre") or closes ("post") the session's
+    shell window: what changes in between is the session's (session.window)."""
+    from gitlane.session import window
+    window.hook(_session(ev), ev.cwd or os.getcwd(), phase, ev.tool or "shell")
+
+
+def _session(ev: Event) -> str:
     from gitlane import session
-    name = str(payload.get("session_id") or os.environ.get("CLAUDE_CODE_SESSION_ID") or "")
-    return session.validate(name)
+    return session.validate(ev.session)
+
+
+def _session_env(ev: Event) -> dict[str, str]:
+    """The environment the agent's later shell commands need: the shim first
+    on PATH and the session named (Codex applies it from the reply)."""
+    from gitlane.cli.activate import remove_first, shim_dir
+    shim = shim_dir()
+    return {"PATH": ":".join(p for p in (shim, remove_first(os.environ.get("PATH", ""), shim)) if p),
+            "GITLANE_SESSION": _session(ev)}
 
 
 def _env_for(path: str):  # type: ignore[no-untyped-def]
@@ -103,13 +125,13 @@ def _env_for(path: str):  # type: ignore[no-untyped-def]
     return Env(repo, Git(realgit.find(), repo, os.environ), None)
 
 
-def session_start(payload: dict[str, Any]) -> dict[str, Any]:
+def session_start(ev: Event) -> dict[str, Any]:
     from gitlane.cli.activate import sh_quote, shim_dir
     from gitlane.shared import sessions
-    name = _session(payload)
-    env = _env_for(str(payload.get("cwd") or os.getcwd()))
+    name = _session(ev)
+    env = _env_for(ev.cwd)
     if env is not None:
-        sessions.register(env.conn, name, {}, str(payload.get("cwd") or ""), label="claude-code")
+        sessions.register(env.conn, name, {}, ev.cwd, label=ev.label)
     env_file = os.environ.get("CLAUDE_ENV_FILE")
     if env_file:
         with open(env_file, "a", encoding="utf-8") as f:
@@ -118,33 +140,32 @@ def session_start(payload: dict[str, Any]) -> dict[str, Any]:
     return {"hookSpecificOutput": {"hookEventName": "SessionStart", "additionalContext": CONTEXT}}
 
 
-def _target(payload: dict[str, Any]) -> str | None:
-    if payload.get("tool_name") not in EDIT_TOOLS:
-        return None
-    tool_input = payload.get("tool_input") or {}
-    path = tool_input.get("file_path") or tool_input.get("notebook_path")
-    if not path:
-        return None
-    return os.path.join(str(payload.get("cwd") or os.getcwd()), str(path))
+def pre_tool_use(ev: Event) -> dict[str, Any] | None:
+    if ev.is_shell:
+        _shell_window(ev, "pre")
+    if ev.is_shell and ev.agent == "gemini":
+        return _gemini_shell(ev)
+    for path in ev.paths:  # every path is checked before any is claimed: a refusal changes nothing
+        out = _pre_edit(ev, path, claim=False)
+        if out is not None:
+            return out
+    for path in ev.paths:
+        out = _pre_edit(ev, path)
+        if out is not None:
+            return out
+    return None
 
 
-def _shell_window(payload: dict[str, Any], phase: str) -> bool:
-    """Bash: open or close the session's shell window (session.window)."""
-    from gitlane.session import window
-    tool = str(payload.get("tool_name") or "")
-    if tool not in window.SHELL_TOOLS:
-        return False
-    window.hook(_session(payload), str(payload.get("cwd") or os.getcwd()), phase, tool)
-    return True
+def _gemini_shell(ev: Event) -> dict[str, Any]:
+    """Gemini CLI has no way to set its shell commands' environment but lets
+    BeforeTool rewrite the tool's input: the command runs in the session."""
+    from gitlane.agents.event import shell_prefix
+    from gitlane.cli.activate import shim_dir
+    return {"hookSpecificOutput": {"tool_input": {"command": shell_prefix(shim_dir(), _session(ev)) + (ev.command or "")}}}
 
 
-def pre_tool_use(payload: dict[str, Any]) -> dict[str, Any] | None:
-    if _shell_window(payload, "pre"):
-        return None
-    path = _target(payload)
-    if path is None:
-        return None
-    name = _session(payload)
+def _pre_edit(ev: Event, path: str, claim: bool = True) -> dict[str, Any] | None:
+    name = _session(ev)
     env = _env_for(path)
     if env is None:
         return None
@@ -154,11 +175,15 @@ def pre_tool_use(payload: dict[str, Any]) -> dict[str, Any] | None:
     from gitlane.shared import claims
     found = claims.find(env.conn, env.repo.worktree_id, name, [rel], claims.alive_checker(env.conn))
     if not found:
-        _claim(env, name, rel)
+        if claim:
+            _claim(env, name, rel, ev.label)
         return None
     reason = (f"{os.fsdecode(rel)} is {found[0][1].describe()}. Edit other files, or ask that session "
               f"to commit or release it (`gitlane who {os.fsdecode(rel)}`).")
     policy = (env.git.config("lane.editPolicy") or "deny").lower()
+    if policy != "warn":  # the refusal feed of `gitlane top` and `gitlane log --event refuse`
+        from gitlane.shared import db
+        db.audit(env.conn, "refuse", name, argv=f"{ev.tool} {os.fsdecode(rel)}", detail=reason)
     if policy == "warn":
         return {"systemMessage": f"gitlane: {reason}",
                 "hookSpecificOutput": {"hookEventName": "PreToolUse", "additionalContext": f"Warning: {reason}"}}
@@ -166,23 +191,21 @@ def pre_tool_use(payload: dict[str, Any]) -> dict[str, Any] | None:
                                    "permissionDecisionReason": f"gitlane: {reason}"}}
 
 
-def post_tool_use(payload: dict[str, Any]) -> None:
-    if _shell_window(payload, "post"):
-        return None
-    path = _target(payload)
-    if path is None:
-        return None
-    env = _env_for(path)
-    rel = _rel(env, path) if env is not None else None
-    if rel is not None:
-        _claim(env, _session(payload), rel)
+def post_tool_use(ev: Event) -> None:
+    if ev.is_shell:
+        _shell_window(ev, "post")
+    for path in ev.paths:
+        env = _env_for(path)
+        rel = _rel(env, path) if env is not None else None
+        if rel is not None:
+            _claim(env, _session(ev), rel, ev.label)
     return None
 
 
-def session_end(payload: dict[str, Any]) -> None:
+def session_end(ev: Event) -> None:
     from gitlane.shared import sessions
-    env = _env_for(str(payload.get("cwd") or os.getcwd()))
-    name = _session(payload)
+    env = _env_for(ev.cwd)
+    name = _session(ev)
     if env is not None and sessions.get(env.conn, name) is not None:
         sessions.end(env.conn, name)
     return None
@@ -195,13 +218,13 @@ def _rel(env, path: str) -> bytes | None:  # type: ignore[no-untyped-def]
     return os.fsencode(rel)
 
 
-def _claim(env, name: str, rel: bytes) -> None:  # type: ignore[no-untyped-def]
+def _claim(env, name: str, rel: bytes, label: str) -> None:  # type: ignore[no-untyped-def]
     """An edit claim, unless someone (a dead session, or us) already has the
     path: ours stays as it is, a dead owner's is taken over."""
     from gitlane.shared import claims, sessions
     conn = env.conn
     if sessions.get(conn, name) is None:
-        sessions.register(conn, name, {}, os.getcwd(), label="claude-code")
+        sessions.register(conn, name, {}, os.getcwd(), label=label)
     claims.claim_edit(conn, env.repo.worktree_id, name, rel, claims.alive_checker(conn))
 
 

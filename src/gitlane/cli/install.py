@@ -1,5 +1,7 @@
-"""`gitlane install claude` / `gitlane uninstall claude`: merge our hooks into
-a Claude Code settings file without touching anyone else's."""
+"""`gitlane install AGENT` / `gitlane uninstall AGENT` (claude, codex,
+gemini): merge our hooks into the agent's own configuration file without
+touching anyone else's, in the project (default) or the user's home, and
+say what changed. The file formats are gitlane.agents.config's."""
 from __future__ import annotations
 
 import argparse
@@ -10,30 +12,41 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+from gitlane.agents import config
 from gitlane.errors import Fatal
 
-MATCHER = "Edit|Write|MultiEdit|NotebookEdit|Bash"  # Bash: the shell window (session.window)
-EVENTS = {"SessionStart": ("session-start", None), "PreToolUse": ("pre-tool-use", MATCHER),
-          "PostToolUse": ("post-tool-use", MATCHER), "SessionEnd": ("session-end", None)}
-MARK = " hook "
+NAMES = {"claude": "Claude Code", "codex": "Codex CLI", "gemini": "Gemini CLI"}
 
 
 def configure(p: argparse.ArgumentParser, name: str) -> None:
-    p.add_argument("target", choices=["claude"])
+    p.add_argument("target", choices=list(config.AGENTS))
     where = p.add_mutually_exclusive_group()
-    where.add_argument("--project", action="store_true", help=".claude/settings.json of this repository (default)")
-    where.add_argument("--user", action="store_true", help="~/.claude/settings.json")
-    p.add_argument("--settings", help="an explicit settings file")
+    where.add_argument("--project", action="store_true",
+                       help="this repository's .claude/, .codex/ or .gemini/ (default)")
+    where.add_argument("--user", action="store_true", help="the same folder in your home directory")
+    p.add_argument("--settings", help="an explicit hook settings file")
 
 
 def run(args: argparse.Namespace) -> int:
-    path = _settings_path(args)
-    data = _load(path)
-    changed = install(data, _command_prefix()) if args.command == "install" else uninstall(data)
+    agent = config.AGENTS[args.target]
+    folder = _folder(args, agent)
+    path = Path(args.settings) if args.settings else folder / agent.file
+    data = _load(path, agent)
+    if args.command == "install":
+        changed = config.install(agent, data, _command_prefix())
+    else:
+        changed = config.uninstall(data)
     if changed:
         _save(path, data)
     verb = "installed into" if args.command == "install" else "removed from"
-    print(f"gitlane hooks {verb} {path}" if changed else f"nothing to change in {path}")
+    if agent.name == "claude":  # the wording issue 7 fixed
+        print(f"gitlane hooks {verb} {path}" if changed else f"nothing to change in {path}")
+    else:
+        print(f"gitlane hooks {verb} {path} ({', '.join(changed)})" if changed else f"nothing to change in {path}")
+    if agent.name == "codex":
+        _codex_feature(args, folder / "config.toml")
+    if agent.name == "gemini" and args.command == "install":
+        _gemini_enable(path)
     return 0
 
 
@@ -42,26 +55,27 @@ def _command_prefix() -> str:
     return sh_quote(os.path.join(shim_dir(), "gitlane"))
 
 
-def _settings_path(args: argparse.Namespace) -> Path:
+def _folder(args: argparse.Namespace, agent: config.Agent) -> Path:
     if args.settings:
-        return Path(args.settings)
+        return Path(args.settings).parent
     if args.user:
-        return Path(os.path.expanduser("~")) / ".claude" / "settings.json"
+        return Path(os.path.expanduser("~")) / agent.folder
     from gitlane.cli.common import open_env
     env = open_env()
     assert env is not None
-    return Path(env.repo.top) / ".claude" / "settings.json"
+    return Path(env.repo.top) / agent.folder
 
 
-def _load(path: Path) -> dict[str, Any]:
+def _load(path: Path, agent: config.Agent) -> dict[str, Any]:
     if not path.exists():
         return {}
     try:
         data = json.loads(path.read_text(encoding="utf-8") or "{}")
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise Fatal(f"{path} is not valid JSON: {exc}", "fix or move the file, then run this again") from None
     if not isinstance(data, dict) or not isinstance(data.get("hooks", {}), dict):
-        raise Fatal(f"{path} does not look like a Claude Code settings file", "expected a JSON object with 'hooks'")
+        raise Fatal(f"{path} does not look like a {NAMES[agent.name]} hook settings file",
+                    "expected a JSON object with 'hooks'")
     return data
 
 
@@ -71,52 +85,36 @@ def _save(path: Path, data: dict[str, Any]) -> None:
     write_atomic(str(path), (json.dumps(data, indent=2) + "\n").encode())
 
 
-def _ours(hook: Any) -> bool:
-    cmd = hook.get("command", "") if isinstance(hook, dict) else ""
-    return "gitlane" in cmd and MARK in cmd and any(cmd.endswith(" hook " + e) for e, _ in EVENTS.values())
+def _codex_feature(args: argparse.Namespace, toml: Path) -> None:
+    """Codex runs hooks.json only with `[features] codex_hooks = true`
+    (newer releases have hooks on by default and still accept the key)."""
+    text = toml.read_text(encoding="utf-8") if toml.exists() else ""
+    if args.command == "install":
+        new, what = config.enable_codex_hooks(text)
+        if new is not None:
+            _write(toml, new)
+        print(f"{toml}: {what}")
+        if not args.user and not args.settings:
+            print("note: Codex reads a project's .codex/ only once you trust the project")
+    else:
+        new = config.disable_codex_hooks(text)
+        if new is not None:
+            _write(toml, new)
+            print(f"{toml}: removed the codex_hooks line gitlane added")
 
 
-def install(data: dict[str, Any], prefix: str) -> bool:
-    hooks = data.setdefault("hooks", {})
-    changed = False
-    for event, (arg, matcher) in EVENTS.items():
-        command = f"{prefix} hook {arg}"
-        groups = hooks.setdefault(event, [])
-        mine = [g for g in groups if any(isinstance(h, dict) and h.get("command") == command
-                                         for h in g.get("hooks", []))]
-        if mine:
-            for g in mine:  # an older install without the Bash matcher
-                if matcher and g.get("matcher") != matcher and len(g.get("hooks", [])) == 1:
-                    g["matcher"] = matcher
-                    changed = True
-            continue
-        group: dict[str, Any] = {"hooks": [{"type": "command", "command": command, "timeout": 10}]}
-        if matcher:
-            group = {"matcher": matcher, **group}
-        groups.append(group)
-        changed = True
-    return changed
+def _gemini_enable(path: Path) -> None:
+    """Gemini CLI runs hooks by default since hooksConfig.enabled became true
+    (google-gemini/gemini-cli#17247); newer releases reject unknown settings,
+    so nothing is added: a setting that turns hooks off is only reported."""
+    data = _load(path, config.AGENTS["gemini"])
+    for section, key in (("hooksConfig", "enabled"), ("tools", "enableHooks")):
+        value = data.get(section)
+        if isinstance(value, dict) and value.get(key) is False:
+            print(f"note: {path} sets {section}.{key} = false: gitlane's hooks stay off until you change it")
 
 
-def uninstall(data: dict[str, Any]) -> bool:
-    """Remove our hook commands; drop only the groups and event lists that we
-    emptied, never ones that were empty already."""
-    hooks = data.get("hooks", {})
-    changed = False
-    for event in list(hooks):
-        groups = hooks[event]
-        emptied = []
-        for group in groups:
-            kept = [h for h in group.get("hooks", []) if not _ours(h)]
-            if len(kept) != len(group.get("hooks", [])):
-                group["hooks"] = kept
-                changed = True
-                if not kept:
-                    emptied.append(group)
-        if emptied:
-            hooks[event] = [g for g in groups if not any(g is e for e in emptied)]
-            if not hooks[event]:
-                del hooks[event]
-    if changed and not hooks:
-        del data["hooks"]
-    return changed
+def _write(path: Path, text: str) -> None:
+    from gitlane.files import write_atomic
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(str(path), text.encode())

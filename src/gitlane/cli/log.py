@@ -6,6 +6,7 @@ import argparse
 import time
 
 from gitlane.cli.common import add_json, decode_paths, emit_json, open_env, table
+from gitlane.shared import db
 
 
 def configure(p: argparse.ArgumentParser, name: str) -> None:
@@ -19,20 +20,11 @@ def configure(p: argparse.ArgumentParser, name: str) -> None:
 def run(args: argparse.Namespace) -> int:
     env = open_env()
     assert env is not None
-    where, params = ["1 = 1"], []
-    if args.session:
-        where.append("session = ?")
-        params.append(args.session)
-    if args.event:
-        where.append("event = ?")
-        params.append(args.event)
+    since = None
     if args.since:
         from gitlane.cli.reserve import parse_ttl
-        where.append("time >= ?")
-        params.append(time.time() - parse_ttl(args.since))
-    rows = env.conn.execute(
-        "SELECT time, session, pid, event, argv, exit, commit_id, paths, duration, detail FROM audit "
-        f"WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?", (*params, max(1, args.limit))).fetchall()
+        since = time.time() - parse_ttl(args.since)
+    rows = db.audit_records(env.conn, args.session or None, args.event or None, since, args.limit)
     records = [dict(time=t, session=s, pid=pid, event=e, argv=a, exit=x, commit=c,
                     paths=decode_paths(p), duration=d, detail=det)
                for t, s, pid, e, a, x, c, p, d, det in rows]

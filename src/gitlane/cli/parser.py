@@ -11,6 +11,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "prompt": ("prompt", "print a short prompt segment for the current session"),
     "status": ("status", "sessions, staged paths, reservations, shared state"),
     "sessions": ("status", "list sessions, live and dead"),
+    "top": ("top", "a live view: sessions, staged and edited paths, lock waits, commits, refusals"),
     "who": ("who", "who owns these paths"),
     "reserve": ("reserve", "reserve paths by glob for this session"),
     "release": ("reserve", "release reservations"),
@@ -19,8 +20,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "adopt": ("recover", "move a dead session's staged work into this session"),
     "gc": ("recover", "prune dead sessions with nothing staged"),
     "doctor": ("doctor", "check and repair locks, sessions, indexes, PATH"),
-    "hook": ("hooks", "agent hooks (Claude Code): session-start, pre-tool-use, ..."),
-    "install": ("install", "install agent integrations (`gitlane install claude`)"),
+    "hook": ("hooks", "agent hooks (Claude Code, Codex CLI, Gemini CLI): session-start, pre-tool-use, ..."),
+    "install": ("install", "install agent hooks: `gitlane install claude|codex|gemini`"),
     "uninstall": ("install", "remove agent integrations"),
     "demo": ("demo", "watch several agents commit at once, with and without gitlane"),
 }

@@ -8,8 +8,8 @@ import os
 import shutil
 import sys
 
-from gitlane import files, session
-from gitlane.cli.common import add_json, emit_json, open_env, plural
+from gitlane import files, layout, session
+from gitlane.cli.common import add_json, emit_json, maintenance, open_env, plural
 from gitlane.errors import Fatal
 from gitlane.session.index import SessionIndex
 from gitlane.shared import claims, db, sessions
@@ -73,7 +73,7 @@ def _adopt(args: argparse.Namespace) -> int:
     if not data:
         print(f"session {args.session} has nothing staged")
         return 0
-    backup = os.path.join(theirs.sdir, "adopted.patch")
+    backup = os.path.join(theirs.sdir, layout.ADOPTED_PATCH)
     files.write_atomic(backup, data)
     mine = SessionIndex(env.git, session.dir_for(env.repo, me))
     if not mine.exists():
@@ -94,6 +94,16 @@ def _adopt(args: argparse.Namespace) -> int:
 
 def _gc(args: argparse.Namespace) -> int:
     env = open_env()
+    with maintenance(env):
+        pruned = _prune_dead(env, args)
+    if getattr(args, "json", False):
+        return emit_json(dict(pruned=pruned, dry_run=args.dry_run))
+    print(f"{'would prune' if args.dry_run else 'pruned'} {plural(len(pruned), 'session')}"
+          + (f": {', '.join(pruned)}" if pruned else ""))
+    return 0
+
+
+def _prune_dead(env, args: argparse.Namespace) -> list[str]:  # type: ignore[no-untyped-def]
     pruned = []
     for s in sessions.records(env.conn):
         if s.name == env.name or (s.ended is None and s.live):
@@ -105,11 +115,7 @@ def _gc(args: argparse.Namespace) -> int:
         pruned.append(s.name)
         if not args.dry_run:
             _prune(env, s.name, sdir)
-    if getattr(args, "json", False):
-        return emit_json(dict(pruned=pruned, dry_run=args.dry_run))
-    print(f"{'would prune' if args.dry_run else 'pruned'} {plural(len(pruned), 'session')}"
-          + (f": {', '.join(pruned)}" if pruned else ""))
-    return 0
+    return pruned
 
 
 def _prune(env, name: str, sdir: str) -> None:  # type: ignore[no-untyped-def]

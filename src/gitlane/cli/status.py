@@ -55,7 +55,7 @@ def collect(env) -> dict:  # type: ignore[no-untyped-def]
 def _staged_in_index(env, sdir: str, base: str) -> list[str]:  # type: ignore[no-untyped-def]
     """What the session's own index stages: the truth, even when a peer has
     since taken over the claim of a dead session's path."""
-    index = os.path.join(sdir, "index")
+    index = os.path.join(sdir, layout.INDEX)
     if not base or not os.path.exists(index):
         return []
     try:

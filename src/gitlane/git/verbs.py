@@ -13,6 +13,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Mapping, Sequence
 
+from gitlane import layout
 from gitlane.errors import GitError
 from gitlane.git import proc
 from gitlane.git.repo import Repo
@@ -240,6 +241,17 @@ class Git:
     def commit_subject(self, rev_range: str, path: bytes) -> str:
         res = self.run("log", "-1", "--format=%h %s", rev_range, "--", os.fsdecode(path), check=False)
         return res.out.decode("utf-8", "replace").strip()
+
+    def subjects(self, commits: Sequence[str]) -> dict[str, str]:
+        """Full id -> subject of each commit that exists (ids must be object
+        ids: they are never options); missing ones are skipped, in one call."""
+        ids = [c for c in commits if layout.is_object_id(c)]
+        if not ids:
+            return {}
+        res = self.run("log", "--ignore-missing", "--no-walk=unsorted", "--format=%H%x00%s", *ids, "--",
+                       check=False)
+        pairs = (line.split("\0", 1) for line in res.out.decode("utf-8", "replace").splitlines() if "\0" in line)
+        return {h: s for h, s in pairs}
 
     def config(self, key: str) -> str | None:
         res = self.run("config", "--get", key, check=False)

@@ -18,9 +18,8 @@ if TYPE_CHECKING:
 
 def maker(conn: sqlite3.Connection, commit: str | None) -> str | None:
     """The session that made this commit, or None (a person, or unknown)."""
-    row = conn.execute("SELECT session FROM audit WHERE commit_id = ? AND event IN ('commit', 'amend') "
-                       "ORDER BY id DESC LIMIT 1", (commit,)).fetchone()
-    return row[0] if row else None
+    from gitlane.shared import claims
+    return claims.commit_maker(conn, commit)
 
 
 def check_amend(s: Session, inv: Invocation, conn: sqlite3.Connection) -> None:

@@ -12,12 +12,11 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Callable, Sequence
 
+from gitlane.guard.force import HINT as FORCE_HINT  # one wording of the escape hatch (guard.force owns it)
 from gitlane.run.classify import STASH_READ, positionals, reset_mode, restores_worktree, stash_paths, stash_sub
 
 if TYPE_CHECKING:
     from gitlane.shared.claims import Peer
-
-FORCE_HINT = "GITLANE_FORCE=1 overrides for one command (audited)"
 
 
 class View:

@@ -36,6 +36,13 @@ LONG = {
     "reset": ("--quiet", "--refresh", "--mixed", "--soft", "--hard", "--merge", "--keep",
               "--recurse-submodules", "--patch", "--intent-to-add", "--pathspec-from-file",
               "--pathspec-file-nul"),
+    "commit": ("--quiet", "--verbose", "--file", "--author", "--date", "--message", "--reedit-message",
+               "--reuse-message", "--fixup", "--squash", "--reset-author", "--trailer", "--signoff",
+               "--template", "--edit", "--cleanup", "--status", "--gpg-sign", "--all", "--include",
+               "--interactive", "--patch", "--only", "--no-verify", "--dry-run", "--short", "--branch",
+               "--ahead-behind", "--porcelain", "--long", "--null", "--amend", "--no-post-rewrite",
+               "--untracked-files", "--pathspec-from-file", "--pathspec-file-nul", "--allow-empty",
+               "--allow-empty-message"),
     "apply": ("--exclude", "--include", "--no-add", "--stat", "--numstat", "--summary", "--check",
               "--index", "--intent-to-add", "--cached", "--apply", "--3way", "--build-fake-ancestor",
               "--binary", "--reject", "--reverse", "--unidiff-zero", "--unsafe-paths", "--allow-overlap",
@@ -74,7 +81,9 @@ def long_option(word: str, options: Sequence[str]) -> str | None:
     if name in options:
         return name
     negated = name.startswith("--no-")
-    pool = [f"--no-{o[2:]}" for o in options] if negated else list(options)
+    # `--no-ver` may be the negation of --verbose or the option --no-verify itself
+    pool = [f"--no-{o[2:]}" for o in options] + [o for o in options if o.startswith("--no-")] \
+        if negated else list(options)
     if negated and name in pool:
         return name
     hits = [o for o in pool if o.startswith(name)]
@@ -280,7 +289,8 @@ def commit_args(args: Sequence[str]) -> CommitArgs:
             out.paths += args[i:]
             break
         if word.startswith("--"):
-            name, eq, value = word.partition("=")
+            raw, eq, value = word.partition("=")
+            name = long_option(word, LONG["commit"]) or raw  # `--amen` is --amend to git
             if name in _COMMIT_LONG_VALUED and not eq:
                 value, i = (args[i] if i < len(args) else ""), i + 1
             if name == "--pathspec-from-file":

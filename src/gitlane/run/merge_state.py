@@ -2,7 +2,7 @@
 state (MERGE_HEAD, rebase-merge/, ...) in the shared git dir, where a
 leftover marker of one session would turn another's plain commit into a
 merge. This module owns the `shared_state` table: which session a marker
-belongs to."""
+belongs to. Its rows are written through shared.claims, which owns the SQL."""
 from __future__ import annotations
 
 import os
@@ -10,7 +10,7 @@ import time
 
 from gitlane.errors import Fatal
 from gitlane.guard import force
-from gitlane.shared import db
+from gitlane.shared import claims, db
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -31,13 +31,12 @@ def present(s: Session) -> list[str]:
 
 
 def owners(conn: sqlite3.Connection) -> dict[str, str]:
-    return dict(conn.execute("SELECT what, session FROM shared_state").fetchall())
+    return {w: sess for w, sess, _ in claims.marker_rows(conn)}
 
 
 def in_progress(conn: sqlite3.Connection, git_dir: str) -> list[tuple[str, str, float]]:
     """(marker, owning session, since) for markers that exist now."""
-    rows = conn.execute("SELECT what, session, since FROM shared_state").fetchall()
-    return [(w, sess, t) for w, sess, t in rows if os.path.exists(os.path.join(git_dir, w))]
+    return [(w, sess, t) for w, sess, t in claims.marker_rows(conn) if os.path.exists(os.path.join(git_dir, w))]
 
 
 def claim(s: Session, inv: Invocation, conn: sqlite3.Connection) -> None:
@@ -46,9 +45,7 @@ def claim(s: Session, inv: Invocation, conn: sqlite3.Connection) -> None:
     markers = [m for m in _MARKERS_OF.get(inv.command, ())
                if not os.path.exists(os.path.join(s.repo.git_dir, m))]
     if markers:
-        with db.tx(conn):
-            conn.executemany("INSERT OR IGNORE INTO shared_state VALUES (?, ?, ?)",
-                             [(m, s.name, time.time()) for m in markers])
+        claims.claim_markers(conn, s.name, markers, time.time())
 
 
 def check(s: Session, inv: Invocation, conn: sqlite3.Connection) -> None:
@@ -68,12 +65,10 @@ def check(s: Session, inv: Invocation, conn: sqlite3.Connection) -> None:
 
 def record(s: Session, conn: sqlite3.Connection) -> None:
     """After git ran: markers that exist are ours, markers that are gone are nobody's."""
+    here = [m for m in MARKERS if os.path.exists(os.path.join(s.repo.git_dir, m))]
     with db.tx(conn):
-        for marker in MARKERS:
-            if os.path.exists(os.path.join(s.repo.git_dir, marker)):
-                conn.execute("INSERT OR IGNORE INTO shared_state VALUES (?, ?, ?)", (marker, s.name, time.time()))
-            else:
-                conn.execute("DELETE FROM shared_state WHERE what = ?", (marker,))
+        claims.claim_markers(conn, s.name, here, time.time())
+        claims.drop_markers(conn, [m for m in MARKERS if m not in here])
 
 
 def _finish_verb(marker: str) -> str:

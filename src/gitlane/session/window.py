@@ -226,14 +226,10 @@ def close_window(git: Git, sdir: str, root: str, me: str, index: str | None) -> 
 
 # --- the hook ---------------------------------------------------------------------------
 
-SHELL_TOOLS = ("Bash",)
-
-
 def hook(session: str, cwd: str, phase: str, tool: str, env: Mapping[str, str] | None = None) -> list[bytes]:
     """One shell tool call's start ("pre") or end ("post") for `session`,
-    whose working directory is cwd. Returns the paths attributed (post)."""
-    if tool not in SHELL_TOOLS:
-        return []
+    whose working directory is cwd (`tool` is the agent's name for its shell
+    tool: the caller has decided it is one). Returns the paths attributed (post)."""
     from gitlane.git import args as gitargs
     from gitlane.git import realgit
     from gitlane.git.repo import discover

@@ -8,8 +8,9 @@ unstaging gives the path back to it. An attribution ends when the session
 commits the path, releases it, ends, or the file is back at HEAD's content
 (callers pass `changed` to find(); docs/DESIGN.md, "Attribution").
 
-This module owns every row of the `claims` and `reservations` tables and the
-generation counter: each function that changes ownership bumps the counter
+This module owns every row of the `claims` and `reservations` tables, the
+SQL of `shared_state` (merges in progress, run.merge_state) and of commit
+attribution (who made a commit, from the audit log), and the generation counter: each function that changes ownership bumps the counter
 in the same transaction and writes it to the plain `generation` file, so the
 hot path learns "nothing changed" with one read and no sqlite
 (layout.isolation_in_step). Only live sessions block; liveness is
@@ -341,6 +342,33 @@ def transfer(conn: sqlite3.Connection, src: str, dst: str) -> None:
     with db.tx(conn):
         conn.execute("UPDATE claims SET session = ? WHERE session = ?", (dst, src))
         _bump(conn)
+
+
+# --- who made a commit; who owns a merge in progress ------------------------------------
+
+def commit_maker(conn: sqlite3.Connection, commit: str | None) -> str | None:
+    """The session that made this commit (its last `commit` or `amend` audit
+    record), or None: a person, another tool, or unknown."""
+    row = conn.execute("SELECT session FROM audit WHERE commit_id = ? AND event IN ('commit', 'amend') "
+                       "ORDER BY id DESC LIMIT 1", (commit,)).fetchone()
+    return row[0] if row else None
+
+
+def marker_rows(conn: sqlite3.Connection) -> list[tuple[str, str, float]]:
+    """(marker, owning session, since) of every merge-state marker on record
+    (run.merge_state says what they mean)."""
+    return [(w, s, t) for w, s, t in conn.execute("SELECT what, session, since FROM shared_state")]
+
+
+def claim_markers(conn: sqlite3.Connection, me: str, markers: Sequence[str], now: float) -> None:
+    """Markers not on record become `me`'s; one already on record keeps its owner."""
+    with db.tx(conn):
+        conn.executemany("INSERT OR IGNORE INTO shared_state VALUES (?, ?, ?)", [(m, me, now) for m in markers])
+
+
+def drop_markers(conn: sqlite3.Connection, markers: Sequence[str]) -> None:
+    with db.tx(conn):
+        conn.executemany("DELETE FROM shared_state WHERE what = ?", [(m,) for m in markers])
 
 
 # --- reservations -------------------------------------------------------------------

@@ -130,6 +130,47 @@ def audit(conn: sqlite3.Connection, event: str, session: str | None, **fields: o
         conn.execute(f"INSERT INTO audit ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", vals)
 
 
+AUDIT_COLUMNS = ("time", "session", "pid", "event", "argv", "exit", "commit_id", "paths", "duration", "detail")
+
+
+def audit_records(conn: sqlite3.Connection, session: str | None = None, event: str | None = None,
+                  since: float | None = None, limit: int = 50) -> list[tuple]:  # type: ignore[type-arg]
+    """The newest audit records first (AUDIT_COLUMNS), filtered (`gitlane log`)."""
+    where, params = ["1 = 1"], []  # type: ignore[var-annotated]
+    for column, value in (("session = ?", session), ("event = ?", event), ("time >= ?", since)):
+        if value is not None:
+            where.append(column)
+            params.append(value)
+    return conn.execute(f"SELECT {', '.join(AUDIT_COLUMNS)} FROM audit WHERE {' AND '.join(where)} "
+                        "ORDER BY id DESC LIMIT ?", (*params, max(1, limit))).fetchall()
+
+
+def connect_readonly(uri: str) -> sqlite3.Connection:
+    """A read-only connection (`gitlane top`): it takes no write lock, and a
+    reader that closes last leaves the -wal file for the next writer."""
+    conn = sqlite3.connect(uri, uri=True, timeout=2, isolation_level=None)
+    conn.execute("PRAGMA query_only = 1")
+    return conn
+
+
+def recent_commits(conn: sqlite3.Connection, limit: int) -> list[tuple[str, str, float]]:
+    """(session, commit, time) of the newest audit rows naming a commit, newest first."""
+    return conn.execute("SELECT session, commit_id, time FROM audit WHERE commit_id IS NOT NULL "
+                        "AND session IS NOT NULL ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+
+
+def recent_refusals(conn: sqlite3.Connection, events: tuple[str, ...], limit: int) -> list[tuple]:
+    """(time, session, event, argv, detail) of the newest refusals, newest first."""
+    marks = ", ".join("?" * len(events))
+    return conn.execute(f"SELECT time, session, event, argv, detail FROM audit WHERE event IN ({marks}) "
+                        "OR event LIKE 'refus%' ORDER BY id DESC LIMIT ?", (*events, limit)).fetchall()
+
+
+def quick_check(conn: sqlite3.Connection) -> bool:
+    """sqlite's own consistency check (`gitlane doctor`)."""
+    return conn.execute("PRAGMA quick_check").fetchone()[0] == "ok"
+
+
 def state_file(conn: sqlite3.Connection, name: str) -> str | None:
     """A file beside the database (the generation file)."""
     db = conn.execute("PRAGMA database_list").fetchone()[2]

@@ -10,6 +10,11 @@ Each lock is one file locked two ways through one descriptor:
   Record locks belong to the process and are not inherited, which is why
   they cannot be the only lock.
 The file is never unlinked and only truncated by the winner (filelock's rules).
+
+single_instance() is the other kind: fasteners' InterProcessLock, for work
+that one process at a time must do and that no git child ever needs to hold
+(`doctor --fix`, `gc`, the background .git/index retry). Its record lock
+belongs to this process alone and is not inherited by the children we spawn.
 """
 from __future__ import annotations
 
@@ -199,3 +204,93 @@ def is_held(path: str) -> bool:
         return True
     finally:
         os.close(fd)
+
+
+# --- looking at a lock without taking it (`gitlane top`) -----------------------------
+
+def probe(path: str) -> tuple[int | None, tuple[int, int] | None]:
+    """(pid holding the record lock or None, (device, inode) or None when the
+    file is not there), without taking anything: fcntl(F_GETLK) reports the
+    holder of a conflicting lockf, and every holder of ours holds one (_try).
+    Closing our descriptor drops only locks this process holds: none."""
+    import struct
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
+    except OSError:
+        return None, None
+    try:
+        st = os.fstat(fd)
+        fmt = "hhqqi"  # struct flock on Linux and the BSDs' field order, native alignment
+        query = struct.pack(fmt, fcntl.F_WRLCK, os.SEEK_SET, 0, 0, 0)
+        try:
+            kind, _, _, _, pid = struct.unpack(fmt, fcntl.fcntl(fd, fcntl.F_GETLK, query))
+        except OSError:
+            return None, (st.st_dev, st.st_ino)
+        return (pid if kind != fcntl.F_UNLCK and pid > 0 else None), (st.st_dev, st.st_ino)
+    finally:
+        os.close(fd)
+
+
+def waiters(files: "set[tuple[int, int]]", table: str | None = None) -> dict[tuple[int, int], list[int]]:
+    """{(device, inode): [pids asleep waiting for a lock on that file]}, from
+    /proc/locks (Linux; empty elsewhere), whose `->` lines are blocked
+    requests: reading it takes no lock."""
+    if table is None:
+        try:
+            with open("/proc/locks", encoding="ascii", errors="replace") as f:
+                table = f.read()
+        except OSError:
+            return {}
+    out: dict[tuple[int, int], list[int]] = {}
+    for line in table.splitlines():
+        fields = line.split()
+        if len(fields) < 7 or fields[1] != "->":
+            continue
+        try:
+            pid = int(fields[5])
+            major, minor, inode = fields[6].split(":")
+            key = (os.makedev(int(major, 16), int(minor, 16)), int(inode))
+        except ValueError:
+            continue
+        if key in files and pid not in out.setdefault(key, []):
+            out[key].append(pid)
+    return {k: v for k, v in out.items() if v}
+class Solo:
+    """A held single_instance() lock: `with` it, or release() it."""
+    __slots__ = ("_lock",)
+
+    def __init__(self, lock: object) -> None:
+        self._lock = lock
+
+    def release(self) -> None:
+        if self._lock is not None:
+            self._lock.release()  # type: ignore[attr-defined]
+            self._lock = None
+
+    def __enter__(self) -> "Solo":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def single_instance(path: str, what: str, timeout: Callable[[], float] | None) -> Solo | None:
+    """The fasteners lock on path. timeout None: do not wait (None when it is
+    held). Otherwise say once on stderr that we wait for `what`, wait up to
+    timeout() seconds (asked for only when we must wait), and fail (Fatal,
+    exit 75) after that."""
+    import fasteners  # only maintenance commands and the retry pay for it
+    os.close(_open(path))  # the folder, no symlink, ReadOnly as for every lock (before any record lock)
+    lock = fasteners.InterProcessLock(path)
+    if lock.acquire(blocking=False):
+        return Solo(lock)
+    if timeout is None:
+        return None
+    sys.stderr.write(f"gitlane: waiting for {what}\n")
+    sys.stderr.flush()
+    limit = timeout()
+    if lock.acquire(timeout=limit):
+        return Solo(lock)
+    from gitlane.errors import Fatal
+    raise Fatal(f"timed out after {limit:g}s waiting for {what}",
+                "nothing was changed; retry when it finishes, or raise `git config lane.lockTimeout`", code=75)

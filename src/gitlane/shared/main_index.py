@@ -29,14 +29,12 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Callable
 
-PENDING = "main-index.pending"
-RETRY_LOCK = "main-index.retry.lock"
 PATIENCE = 0.5          # how long a session command waits for a busy .git/index.lock
 RETRY_FOR = 60.0        # how long the background retry keeps trying
 
 
 def pending_path(git: Git) -> str:
-    return os.path.join(git.repo.state_dir(), PENDING)
+    return os.path.join(git.repo.state_dir(), layout.MAIN_INDEX_PENDING)
 
 
 def record(git: Git, old: str, new: str) -> None:
@@ -176,11 +174,12 @@ def retry_in_background(git: Git) -> None:
 
 def retry_main(real: str, git_dir: str, common_dir: str, top: str) -> None:
     """The background retry: bounded, single-instance, silent."""
-    import fasteners
     from gitlane.git.repo import Repo
+    from gitlane.shared import locks
     git = Git(real, Repo(git_dir, common_dir, top, top), os.environ)
-    lock = fasteners.InterProcessLock(os.path.join(git.repo.state_dir(), RETRY_LOCK))
-    if not lock.acquire(blocking=False):
+    lock = locks.single_instance(os.path.join(git.repo.state_dir(), layout.MAIN_INDEX_RETRY_LOCK),
+                                 "the .git/index retry", None)
+    if lock is None:
         return  # another retry is already on it
     try:
         deadline = time.monotonic() + RETRY_FOR
