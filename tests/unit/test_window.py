@@ -49,7 +49,7 @@ def test_parse_status_records() -> None:
     out = (b"1 .M N... 100644 100644 100644 " + b"a" * 40 + b" " + b"b" * 40 + b" dir/with space.txt\0"
            b"? new file\0! ignored\0u UU N... 100644 100644 100644 100644 " + b"c" * 40 + b" " + b"d" * 40
            + b" " + b"e" * 40 + b" conflict\0")
-    assert window.parse_status(out) == [b"dir/with space.txt", b"new file", b"conflict"]
+    assert window.parse_status_kinds(out) == ([b"dir/with space.txt", b"conflict"], [b"new file"])
 
 
 def test_decode_rejects_damage() -> None:
