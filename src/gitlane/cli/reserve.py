@@ -98,7 +98,10 @@ def _release(args: argparse.Namespace) -> int:
         db.audit(conn, event, env.name, argv=" ".join(args.patterns) or "--all", detail=f"of session {target}",
                  paths=b"\0".join(paths) or None)
     if args.json:
-        return emit_json(dict(session=target, released=count, paths=[os.fsdecode(p) for p in paths]))
+        out = dict(session=target, released=count)
+        if paths:
+            out["paths"] = [os.fsdecode(p) for p in paths]
+        return emit_json(out)
     print(f"released {plural(count, 'reservation')} of session {target}"
           + (f" and its changes to {plural(len(paths), 'path')} (now nobody's)" if paths else ""))
     return 0

@@ -47,6 +47,6 @@ def _source(o: claims.Owner, row: tuple[str, str, str | None] | None) -> str:
 
 
 def _describe(o: claims.Owner, row: tuple[str, str, str | None] | None) -> str:
-    text = o.describe()
+    text = o.describe()  # its verb names the source: staged by, being edited by, changed in a Bash call of
     source = _source(o, row)
-    return f"{text} [source: {source}]"
+    return f"{text} ({source})" if source != o.kind else text
