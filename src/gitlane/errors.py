@@ -29,13 +29,17 @@ class GitError(Fatal):
 
 
 class StateError(Fatal):
-    """gitlane's state (its database or a state file) cannot be used."""
+    """gitlane's state (its database or a state file) cannot be used. `kind`
+    says why (shared.storage): only "damaged" calls for a repair."""
+
+    kind = "damaged"
 
 
-class ReadOnly(Fatal):
+class ReadOnly(StateError):
     """gitlane's state folder cannot be written (a read-only repository)."""
 
     def __init__(self, path: str, why: str) -> None:
+        self.kind = "read-only"
         super().__init__(f"cannot write gitlane state at {path}: {why}",
                          "the repository looks read-only: read commands still work in a session;\n"
                          "to change it, make it writable or unset GITLANE_SESSION", code=1)
@@ -50,17 +54,37 @@ def report(exc: Fatal) -> int:
     return exc.code
 
 
-def guarded(fn, *args) -> int:  # type: ignore[no-untyped-def]
+def guarded(fn, *args, translate=None) -> int:  # type: ignore[no-untyped-def]
     """Run fn, turning Fatal into a message and anything else into one line,
-    unless GITLANE_TRACE=1 asks for the traceback."""
+    unless GITLANE_TRACE=1 asks for the traceback. `translate` may turn an
+    unexpected exception into a Fatal (shared.storage.failure: a full disk)."""
     try:
         return fn(*args)
     except Fatal as exc:
         return report(exc)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        return broken_pipe()
     except Exception as exc:
         if os.environ.get("GITLANE_TRACE") == "1":
             raise
+        said = translate(exc) if translate else None
+        if said is not None:
+            return report(said)
         return report(Fatal(f"internal error: {type(exc).__name__}: {exc}",
                             "rerun with GITLANE_TRACE=1 and report the traceback", 70))
+
+
+def broken_pipe() -> int:
+    """The reader went away (`gitlane log | head`): end as git does, killed
+    by SIGPIPE, silently (Python ignores SIGPIPE, so we raise it ourselves)."""
+    import signal
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # nothing left to flush at exit
+    except (OSError, ValueError):
+        pass
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGPIPE)
+    return 128 + signal.SIGPIPE

@@ -74,7 +74,7 @@ def read_plan(argv: list[str], env: dict[bytes, bytes], cwd: str) -> tuple[dict[
         return None
     state = layout.state_dir(git_dir)
     sdir = layout.session_dir(git_dir, "", name)
-    if not layout.is_dir(sdir):
+    if not layout.is_dir(sdir) or layout.symlink_in(git_dir, sdir):
         return None
     if argv[0] == "status" and layout.is_file(sdir + "/" + layout.EXCLUDE) and _shows_ignored(argv):
         return None  # peers' new files would show as `!!`: the full path says so (run.dispatch)
@@ -83,7 +83,7 @@ def read_plan(argv: list[str], env: dict[bytes, bytes], cwd: str) -> tuple[dict[
         return None
     try:
         if in_step(git_dir, state, sdir):
-            return _git_env(env, argv[0], sdir), fd
+            return _git_env(env, argv[0], sdir, git_dir), fd
     except BaseException:
         posix.close(fd)  # never leave our own shared lock behind for the full path to wait on
         raise
@@ -96,6 +96,9 @@ def session_name(env: dict[bytes, bytes]) -> str | None:
     if not raw:
         return None
     name = raw.decode("utf-8", "surrogateescape")
+    pid = env.get(b"GITLANE_SESSION_PID")
+    if pid and layout.pid_problem(pid.decode("utf-8", "surrogateescape")):
+        return None  # the full path says what is wrong with it
     return None if layout.name_problem(name) else name
 
 
@@ -159,17 +162,19 @@ def _lock_shared(path: str) -> int:
     return fd
 
 
-def _git_env(env: dict[bytes, bytes], command: str, sdir: str) -> dict[bytes, bytes]:
+def _git_env(env: dict[bytes, bytes], command: str, sdir: str, git_dir: str) -> dict[bytes, bytes]:
     """What session.Session.git_env() gives a read: the session index, our
     excludes file, and no optional locks except for `status`, which may
     refresh the stat cache."""
     out = dict(env)
     out[b"GIT_INDEX_FILE"] = (sdir + "/" + layout.INDEX).encode("utf-8", "surrogateescape")
     exclude = sdir + "/" + layout.EXCLUDE
-    if layout.mode(exclude) is not None:
-        out[b"GIT_CONFIG_KEY_0"] = b"core.excludesFile"
-        out[b"GIT_CONFIG_VALUE_0"] = exclude.encode("utf-8", "surrogateescape")
-        out[b"GIT_CONFIG_COUNT"] = b"1"
+    pairs = layout.session_config(exclude if layout.mode(exclude) is not None else None,
+                                  layout.split_index_in_use(git_dir, sdir))
+    for n, (key, value) in enumerate(pairs):  # GIT_CONFIG_COUNT was not set (_ENV_DOUBTS)
+        out[b"GIT_CONFIG_KEY_%d" % n] = key.encode()
+        out[b"GIT_CONFIG_VALUE_%d" % n] = value.encode("utf-8", "surrogateescape")
+        out[b"GIT_CONFIG_COUNT"] = b"%d" % (n + 1)
     if command != "status":
         out[b"GIT_OPTIONAL_LOCKS"] = b"0"
     return out

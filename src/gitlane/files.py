@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 
 def copy_keep_stat(src: str, dst: str) -> None:
@@ -60,3 +61,27 @@ def remove(path: str) -> bool:
         return True
     except FileNotFoundError:
         return False
+
+
+def set_aside(path: str, why: str) -> str:
+    """Move a damaged file out of the way, never deleting it, under a name no
+    other recovery takes, even in the same second; returns that name."""
+    stem = f"{path}.{why}-{int(time.time())}"
+    target, n = stem, 1
+    while os.path.lexists(target):
+        n += 1
+        target = f"{stem}.{n}"
+    os.replace(path, target)
+    return target
+
+
+def refuse_links(common_dir: str, path: str) -> None:
+    """A state or session folder that is a symlink would have gitlane write
+    through it, outside the repository: refuse, naming it."""
+    from gitlane import layout
+    from gitlane.errors import StateError
+    link = layout.symlink_in(common_dir, path)
+    if link:
+        raise StateError(f"refusing to use {link}: it is a symlink or not a folder, and gitlane state "
+                         "must stay inside the repository",
+                         f"remove it (`rm {link}`, the link only) or move it aside; nothing was changed")

@@ -23,8 +23,9 @@ DB = "state.db"
 GENERATION = "generation"
 GLOBAL_LOCK = "global.lock"
 MAINTENANCE_LOCK = "maintenance.lock"    # fasteners: one `doctor --fix/--repair` or `gc` at a time
-MAIN_INDEX_PENDING = "main-index.pending"  # "<old> <new>" lines: session commits .git/index must follow
+MAIN_INDEX_PENDING = "main-index.pending"  # "<old> <new>" / "<old> -" (intent) lines: commits .git/index must follow
 MAIN_INDEX_RETRY_LOCK = "main-index.retry.lock"  # fasteners: one background .git/index retry at a time
+MAIN_INDEX_PENDING_LOCK = "main-index.pending.lock"  # flock: every change to the pending file, serialised
 SESSIONS = "sessions"
 WORKTREES = "worktrees"
 
@@ -40,6 +41,7 @@ STAGED_COUNT = "staged"    # how many paths the session stages, for `gitlane pro
 WARNED = "warned"          # "<base> <head>" of the last rebase conflict we warned about
 WINDOW = "window"          # the open shell window: start (fs clock, ns), then the dirty set's lstat (session.window)
 WINDOWS = "windows"        # "<start> <end>" of recent closed shell windows, for peers' overlap checks
+STAGED_SET = "staged.set"  # "<index trailer> <base>\n" + NUL-separated paths the index stages against base
 ADOPTED_PATCH = "adopted.patch"  # the staged work `gitlane adopt` took over, kept
 
 # Session names end up in file names and in ref names (see name_problem).
@@ -61,7 +63,7 @@ check-ref-format get-tar-commit-id patch-id show-index verify-pack fsck fsck-obj
 # exec gets the default disposition back (git.proc and fastpath).
 CHILD_DEFAULT_SIGNALS = ("SIGPIPE", "SIGXFSZ")
 
-_S_IFMT, _S_IFDIR, _S_IFREG = 0o170000, 0o040000, 0o100000
+_S_IFMT, _S_IFDIR, _S_IFREG, _S_IFLNK = 0o170000, 0o040000, 0o100000, 0o120000
 _TRUE = frozenset(("true", "yes", "on"))
 _FALSE = frozenset(("false", "no", "off", ""))
 
@@ -84,6 +86,16 @@ def name_problem(name: str) -> str | None:
         return "it ends with '.'"
     if name.endswith(".lock"):
         return "it ends with '.lock'"
+    return None
+
+
+def pid_problem(raw: str) -> str | None:
+    """Why GITLANE_SESSION_PID cannot name the session's owner, or None. A
+    session owned by no running process would protect nothing, silently."""
+    if not (raw.isascii() and raw.isdigit()) or int(raw) <= 0:
+        return "it is not a positive process id"
+    if not pid_exists(int(raw)):
+        return "no process with that id is running"
     return None
 
 
@@ -194,6 +206,49 @@ def sessions_root(common_dir: str, worktree_id: str) -> str:
 
 def session_dir(common_dir: str, worktree_id: str, name: str) -> str:
     return sessions_root(common_dir, worktree_id) + "/" + name
+
+
+def symlink_in(common_dir: str, path: str) -> str | None:
+    """The first folder from the state folder down to `path` (a path inside
+    `<common_dir>/gitlane/`) that is a symlink, or anything but a folder;
+    None when all are real folders or not made yet. Nothing gitlane writes
+    may land outside the state folder through a link (docs/DESIGN.md,
+    "On-disk format")."""
+    current = common_dir.rstrip("/")
+    for part in path[len(current):].strip("/").split("/"):
+        current += "/" + part
+        kind = mode(current)
+        if kind is None:
+            return None  # not there yet: makedirs makes real folders
+        if kind != _S_IFDIR:
+            return current
+    return None
+
+
+def session_config(exclude: str | None, split: bool) -> list[tuple[str, str]]:
+    """The config a session's git gets (GIT_CONFIG_KEY_n/VALUE_n), nothing
+    when nothing is needed (alone, a session is plain git).
+    core.splitIndex=false, when git keeps shared indexes (split_index_in_use):
+    a split session index names a shared index that git keeps alive only
+    while `.git/index` refers to it; once git expires it
+    (splitIndex.sharedIndexExpire) the session index could not be read. So
+    session indexes are kept whole (docs/DESIGN.md, "Session index").
+    core.excludesFile: peers' claimed untracked files, when there are any."""
+    pairs = [("core.splitIndex", "false")] if split else []
+    if exclude:
+        pairs.append(("core.excludesFile", exclude))
+    return pairs
+
+
+def split_index_in_use(*folders: str) -> bool:
+    """Are there shared index files (`sharedindex.<id>`) in these folders?"""
+    for folder in folders:
+        try:
+            if any(name.startswith("sharedindex.") for name in posix.listdir(folder)):
+                return True
+        except OSError:
+            continue
+    return False
 
 
 # --- formats ----------------------------------------------------------------

@@ -342,3 +342,21 @@ def test_git_lane_runs_gitlane_commands_in_an_activated_shell(lane: Lane, shell_
     assert re.fullmatch(rf"f\.txt: staged by session s1 \(pid {facts['self']}, for \d+s\)", facts["who"])
     assert facts["reserve"] == "reserved docs/** for session s1 (exclusive, 30m)"
     assert facts["help"] == "usage: gitlane sessions [-h] [--json]"  # `--help` is git's: it opens `git help lane`
+
+
+@pytest.mark.parametrize("shell", POSIX_SHELLS)
+def test_deactivate_only_prints_until_the_shell_evaluates_it(lane: Lane, shell_env: dict, shell: str) -> None:
+    facts, _ = run_shell(shell, r'''
+        eval "$(gitlane activate s1)"
+        git status >/dev/null
+        code=$(gitlane deactivate)
+        gitlane deactivate | cat >/dev/null
+        echo "before=$(gitlane status --json | tr -d '\n')"
+        eval "$code"
+        echo "session=${GITLANE_SESSION-unset}"
+    ''', lane.path, shell_env)
+    [s1] = json.loads(facts["before"])["sessions"]
+    assert s1["name"] == "s1" and s1["state"] == "live"       # looking at the code ended nothing
+    assert facts["session"] == "unset"
+    [(name, _, _, ended)] = sessions_rows(lane)
+    assert name == "s1" and ended is not None                  # evaluating it did

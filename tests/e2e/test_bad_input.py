@@ -225,3 +225,98 @@ def test_huge_argument_list(pair, count: int) -> None:
     assert len(lane.commit_files("HEAD")) == count
     assert lane.plain("cat-file", "blob", f"HEAD:{names[count // 2]}").stdout == f"{names[count // 2]}\n".encode()
     assert lane.staged("A") == set()
+
+
+# --- GITLANE_SESSION_PID: a positive pid of a running process, or a clear error ------------------
+
+def _gone_pid() -> int:
+    p = subprocess.Popen(["true"])
+    p.wait()
+    return p.pid
+
+
+@pytest.mark.parametrize("raw, problem", [
+    ("abc", "it is not a positive process id"),
+    ("0", "it is not a positive process id"),
+    ("-5", "it is not a positive process id"),
+    (" 12", "it is not a positive process id"),
+    ("١٢", "it is not a positive process id"),          # Unicode digits are not a pid
+    ("gone", "no process with that id is running"),
+])
+@pytest.mark.parametrize("args", [["status"], ["add", "a1"], ["commit", "-q", "-m", "x"], ["lane", "status"]])
+def test_invalid_owner_pid_is_a_clear_error_and_changes_nothing(pair, raw: str, problem: str, args: list[str]) -> None:
+    lane, a, b = pair
+    res = run_in(lane, "A", a, "add", "README")            # A exists, owned by a live process
+    assert res.returncode == 0, res.stderr.decode()
+    lane.write("a1", "one\n")
+    pid = str(_gone_pid()) if raw == "gone" else raw
+    state = lane.path / ".git" / "gitlane"
+    before = {p: p.read_bytes() for p in state.rglob("*") if p.is_file() and "state.db" not in p.name}
+    for session in ("A", "NEW"):
+        res = run_in(lane, session, a, *args, GITLANE_SESSION_PID=pid)
+        err = res.stderr.decode()
+        assert (res.returncode, res.stdout) == (2, b""), err
+        assert err == (f"gitlane: invalid GITLANE_SESSION_PID '{pid}': {problem}\n"
+                       "hint: set it to the pid of the process that owns the session (a shell: $$), "
+                       "or unset it to let gitlane find the owner; nothing was changed\n")
+    assert {p: p.read_bytes() for p in state.rglob("*") if p.is_file() and "state.db" not in p.name} == before
+    assert not (state / "sessions" / "NEW").exists()
+    assert lane.plain("log", "--format=%s").stdout == b"init\n"
+
+
+# --- a state or session folder that is a symlink is never written through -------------------------
+
+@pytest.mark.parametrize("where", ["session", "sessions-root", "state"])
+def test_symlinked_state_folder_is_refused_and_never_written_through(pair, where: str, tmp_path: Path) -> None:
+    lane, a, b = pair
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    state = lane.path / ".git" / "gitlane"
+    if where == "state":
+        link = state
+    else:
+        assert run_in(lane, "A", a, "status").returncode == 0
+        link = state / "sessions" / "evil" if where == "session" else state / "sessions"
+        if where == "sessions-root":
+            (state / "sessions").rename(outside / "moved")
+    link.symlink_to(outside)
+    lane.write("e", "e\n")
+    for args in (["add", "e"], ["status"], ["commit", "-q", "-m", "x"], ["lane", "reserve", "e"]):
+        res = run_in(lane, "evil", a, *args)
+        err = res.stderr.decode()
+        assert res.returncode == 1, err
+        assert err == (f"gitlane: refusing to use {link}: it is a symlink or not a folder, and gitlane state "
+                       "must stay inside the repository\n"
+                       f"hint: remove it (`rm {link}`, the link only) or move it aside; nothing was changed\n"), err
+    assert sorted(p.name for p in outside.iterdir()) == ([] if where != "sessions-root" else ["moved"])
+    if where == "session":
+        out = gitlane(lane, "doctor").stdout.decode()
+        assert f"ERROR {link} is a symlink or not a folder: gitlane never writes through it\n" in out, out
+        out = gitlane(lane, "doctor", "--fix").stdout.decode()
+        assert not link.is_symlink() and list(outside.iterdir()) == [], out
+        assert run_in(lane, "evil", a, "add", "e").returncode == 0
+        assert (state / "sessions" / "evil").is_dir() and not (state / "sessions" / "evil").is_symlink()
+
+
+# --- a reservation glob built to backtrack --------------------------------------------------------
+
+def test_backtracking_reservation_pattern_cannot_stall_peers(pair) -> None:
+    lane, a, b = pair
+    pattern = "*a" * 25 + "b"
+    res = run_in(lane, "A", a, "lane", "reserve", "--", pattern)
+    assert res.returncode == 2, res.stderr.decode()
+    assert res.stderr.decode().startswith(f"gitlane: invalid reservation pattern '{pattern}': it has 25 '*' "
+                                          "in one path component (at most 2): such a glob takes too long to match\n")
+    assert run_in(lane, "A", a, "lane", "reserve", "docs/*").returncode == 0
+    # As an older gitlane could have stored it: it must not stall anyone either.
+    conn = sqlite3.connect(lane.path / ".git" / "gitlane" / "state.db")
+    with conn:
+        conn.execute("UPDATE reservations SET pattern = ? WHERE session = 'A'", (pattern,))
+    conn.close()
+    victim = "a" * 60
+    lane.write(victim, "x\n")
+    res = run_in(lane, "B", b, "add", victim)                # RUN_TIMEOUT bounds it; it used to hang
+    assert res.returncode == 0, res.stderr.decode()
+    res = gitlane(lane, "who", victim)
+    assert res.returncode == 0 and f"{victim}: staged by session B" in res.stdout.decode()
+    assert lane.staged("B") == {victim}

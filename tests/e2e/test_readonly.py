@@ -2,6 +2,7 @@
 index), writes fail clearly and change nothing."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -83,3 +84,133 @@ def test_read_only_repository_changes_nothing(readonly) -> None:
         assert res.returncode != 0, (args, res.stderr.decode())
         assert res.stderr.decode().startswith("gitlane: "), res.stderr.decode()
     assert {p: p.read_bytes() for p in lane.path.rglob("*") if p.is_file()} == before
+
+
+# --- a full disk, a read-only database, a busy database: said as what they are -------------------
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 4 MiB tmpfs to fill up (needs root, or skips)."""
+    mnt = tmp_path / "disk"
+    mnt.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mnt)],
+                                           capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a small tmpfs here")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=True)
+
+
+def _fill(disk) -> None:
+    with open(disk / "filler", "wb") as f:
+        try:
+            while True:
+                f.write(b"\0" * 65536)
+                f.flush()
+        except OSError:
+            pass
+
+
+def _status_json(lane) -> dict:
+    import json
+    res = subprocess.run([str(SHIM / "gitlane"), "status", "--json"], cwd=lane.path, capture_output=True,
+                         env=lane_env(), timeout=RUN_TIMEOUT)
+    assert res.returncode == 0, res.stderr.decode()
+    out = json.loads(res.stdout)
+    return {"sessions": [(s["name"], s["state"], s["pid"], s["staged"]) for s in out["sessions"]],
+            "reservations": [(r["session"], r["pattern"], r["exclusive"]) for r in out["reservations"]]}
+
+
+def test_full_disk_is_said_as_such_and_repair_keeps_the_database(small_disk, owner_proc) -> None:
+    from gitlane.testing.lane import Lane
+    from gitlane.testing.processes import gitlane, run_in
+    lane = Lane(small_disk / "repo")
+    lane.path.mkdir()
+    lane.plain("init", "-q")
+    lane.write("README", "hello\n")
+    lane.plain("add", "README")
+    lane.plain("commit", "-q", "-m", "init")
+    a = owner_proc().pid
+    stage(lane, "A", a, {"a1": "A staged\n"})
+    assert run_in(lane, "A", a, "lane", "reserve", "docs/*").returncode == 0
+    before = _status_json(lane)
+    assert before["sessions"] == [("A", "live", a, ["a1"])] and len(before["reservations"]) == 1
+    lane.write("a2", "two\n")
+    _fill(small_disk)
+    db = lane.path / ".git" / "gitlane" / "state.db"
+    for args in (["add", "a2"], ["commit", "-q", "-m", "x"]):
+        res = run_in(lane, "A", a, *args)
+        err = res.stderr.decode()
+        assert res.returncode == 1 and "Traceback" not in err, err
+        assert err.startswith(f"gitlane: cannot write gitlane state at {db}: the file system is full"), err
+        assert "\nhint: free some space, then retry" in err and "--repair" not in err, err
+    res = gitlane(lane, "doctor", "--repair")
+    assert res.returncode == 1 and "the file system is full" in res.stdout.decode(), res.stdout.decode()
+    assert list(db.parent.glob("state.db.broken-*")) == []
+    (small_disk / "filler").unlink()
+    assert _status_json(lane) == before                # sessions, claims, reservations all kept
+    assert run_in(lane, "A", a, "add", "a2").returncode == 0
+    assert run_in(lane, "A", a, "commit", "-q", "-m", "A").returncode == 0
+    assert lane.commit_files("HEAD") == {"a1", "a2"}
+    assert len(json.loads(gitlane(lane, "log", "--json").stdout)) > 0
+
+
+def test_read_only_database_file_is_said_as_such(pair) -> None:
+    lane, a, b = pair
+    prefix = _without_dac()
+    stage(lane, "A", a, {"a1": "A staged\n"})
+    db = lane.path / ".git" / "gitlane" / "state.db"
+    lane.write("a2", "two\n")
+    os.chmod(db, 0o444)
+    try:
+        for cmd in ([str(SHIM / "git"), "add", "a2"], [str(SHIM / "gitlane"), "doctor", "--repair"]):
+            res = subprocess.run([*prefix, *cmd], cwd=lane.path, capture_output=True, env=lane_env("A", a),
+                                 timeout=RUN_TIMEOUT)
+            text = (res.stderr + res.stdout).decode()
+            assert res.returncode == 1 and "Traceback" not in text, text
+            assert f"cannot write gitlane state at {db}: permission denied" in text, text
+            assert "unreadable" not in text, text
+        assert list(db.parent.glob("state.db.broken-*")) == []
+    finally:
+        os.chmod(db, 0o644)
+    assert run_in_ok(lane, "A", a, "add", "a2")
+    assert lane.staged("A") == {"a1", "a2"}
+
+
+def run_in_ok(lane, session: str, pid: int, *args: str) -> bool:
+    from gitlane.testing.processes import run_in
+    res = run_in(lane, session, pid, *args)
+    assert res.returncode == 0, res.stderr.decode()
+    return True
+
+
+def test_busy_database_is_said_as_such_and_loses_nothing(pair, running, tmp_path) -> None:
+    import sys
+    lane, a, b = pair
+    stage(lane, "A", a, {"a1": "A staged\n"})
+    db = lane.path / ".git" / "gitlane" / "state.db"
+    gate = tmp_path / "gate"
+    os.mkfifo(gate)
+    holder = running([sys.executable, "-c",
+                      "import sqlite3, sys\n"
+                      f"c = sqlite3.connect({str(db)!r}, isolation_level=None)\n"
+                      "c.execute('BEGIN IMMEDIATE')\n"
+                      "sys.stderr.write('held\\n'); sys.stderr.flush()\n"
+                      f"open({str(gate)!r}).read()\n"], lane.path, lane_env())
+    holder.wait_stderr("held")
+    lane.write("a2", "two\n")
+    before = lane.session_index("A").read_bytes()
+    from gitlane.testing.processes import run_in
+    res = run_in(lane, "A", a, "add", "a2", GITLANE_LOCK_TIMEOUT="0.3")
+    err = res.stderr.decode()
+    assert res.returncode == 1, err
+    assert err.startswith(f"gitlane: the gitlane state database {db} is busy: "
+                          "another process holds a write transaction"), err
+    assert "\nhint: retry;" in err and "Traceback" not in err
+    assert lane.session_index("A").read_bytes() == before
+    with open(gate, "w") as f:
+        f.write("go")
+    assert holder.finish() == 0
+    assert run_in_ok(lane, "A", a, "add", "a2")
+    assert lane.staged("A") == {"a1", "a2"}

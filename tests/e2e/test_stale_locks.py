@@ -170,3 +170,97 @@ def test_doctor_reports_stale_locks_and_fix_removes_them(pair) -> None:
     details = sorted(re.sub(r"\(360\ds old\)$", "(3600s old)", r["detail"]) for r in audit(lane, "reclaim"))
     assert details == sorted(f"doctor removed {lock} (3600s old)" for lock in locks)
     assert blob_in_index(lane, lane.session_index("A"), "a1") == b"A one\n"
+
+
+# --- a git started outside the work tree still holds its locks ------------------------------------
+
+def _hold_ref_transaction(lane: Lane, how: str, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """A real git, started as `how` says, holding refs/heads/main.lock in an
+    open `update-ref --stdin` transaction; returns (process, lock)."""
+    import os
+    import subprocess
+    import time
+    env, cwd, argv = plain_env(), tmp_path, [real_git()]
+    if how == "--git-dir":
+        argv += [f"--git-dir={lane.path / '.git'}"]
+    elif how == "-C":
+        argv += ["-C", str(lane.path)]
+    elif how == "GIT_DIR":
+        env["GIT_DIR"] = str(lane.path / ".git")
+    elif how == "worktree":
+        lane.plain("worktree", "add", "-q", "-b", "side", str(tmp_path / "wt"))
+        cwd = tmp_path / "wt"
+    proc = subprocess.Popen([*argv, "update-ref", "--stdin"], cwd=cwd, env=env, stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    head = lane.head()
+    proc.stdin.write(f"start\nupdate refs/heads/main {head} {head}\nprepare\n".encode())
+    proc.stdin.flush()
+    assert proc.stdout.readline() == b"start: ok\n"
+    assert proc.stdout.readline() == b"prepare: ok\n"      # the lock is taken once prepare answers
+    lock = lane.path / ".git" / "refs" / "heads" / "main.lock"
+    assert lock.exists()
+    if how != "-C":                                          # git chdirs for -C itself
+        assert os.path.realpath(proc_cwd(proc.pid)) == os.path.realpath(cwd)
+    age(lock)
+    return proc, lock
+
+
+def proc_cwd(pid: int) -> str:
+    import os
+    return os.readlink(f"/proc/{pid}/cwd")
+
+
+@pytest.mark.parametrize("how", ["--git-dir", "-C", "GIT_DIR", "worktree"])
+def test_lock_of_a_git_started_elsewhere_is_waited_for_never_deleted(pair, how: str, tmp_path: Path) -> None:
+    lane, a, b = pair
+    stage(lane, "A", a, {"a1": "A one\n"})
+    holder, lock = _hold_ref_transaction(lane, how, tmp_path)
+    try:
+        res = run_in(lane, "A", a, "commit", "-q", "-m", "A", GITLANE_LOCK_TIMEOUT="1")
+        err = res.stderr.decode()
+        assert res.returncode == 1, err
+        assert "removed stale lock" not in err and lock.exists(), err
+        assert re.search(rf"gitlane: timed out after 1s waiting for \S+\.lock \(held while pid {holder.pid} "
+                         rf"runs `{re.escape(real_git())}", err), err
+        doc = gitlane(lane, "doctor", "--fix").stdout.decode()
+        assert lock.exists() and f"belongs to a running git: pid {holder.pid}" in doc, doc
+        out, _ = holder.communicate(b"commit\n", timeout=30)
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+            holder.wait()
+    assert holder.returncode == 0 and out == b"commit: ok\n"
+    assert run_in(lane, "A", a, "commit", "-q", "-m", "A").returncode == 0
+    assert lane.commit_files("HEAD") == {"a1"} and audit(lane, "reclaim") == []
+    lane.fsck()
+
+
+def test_doctor_on_a_brand_new_lock_says_why_it_leaves_it(pair) -> None:
+    lane, a, b = pair
+    lock = lane.path / ".git" / "index.lock"
+    lock.touch()
+    out = gitlane(lane, "doctor", "--fix").stdout.decode()
+    assert f"info  lock {lock} is " in out and "s old and no git process runs here: a git may be starting" in out, out
+    assert "pid \n" not in out and "pid  " not in out and lock.exists()
+
+
+@pytest.mark.parametrize("first", [["commit", "-q", "-m", "A1"], ["clean", "-n", "--", "a2"], ["add", "a2"]])
+def test_stale_session_index_lock_cleared_before_isolation_sync(pair, first: list[str]) -> None:
+    """A peer's claim changed, so the first command must re-sync A's view
+    (update-index on A's index) before anything else: the leftover lock of
+    A's killed git must be gone by then."""
+    lane, a, b = pair
+    stage(lane, "A", a, {"a1": "A one\n"})
+    assert run_in(lane, "A", a, "status").returncode == 0
+    lock = _session_index_lock(lane, False)
+    age(lock)
+    stage(lane, "B", b, {"README": "B's README\n"})         # A's view is now out of step
+    lane.write("a2", "A two\n")
+    res = run_in(lane, "A", a, *first)
+    err = res.stderr.decode()
+    assert res.returncode == 0, err
+    assert f"gitlane: removed stale lock {lock} (0 bytes, " in err and "File exists" not in err, err
+    assert not lock.exists()
+    if first[0] == "commit":
+        assert lane.commit_files("HEAD") == {"a1"}
+    assert lane.staged("B") == {"README"}

@@ -118,3 +118,12 @@ def test_read_text_and_remove(tmp_path: Path) -> None:
     assert files.read_text(str(p)) == "caf\ufffd\n"
     assert files.remove(str(p)) is True
     assert files.remove(str(p)) is False
+
+
+def test_set_aside_never_overwrites(tmp_path) -> None:
+    names = []
+    for n in range(3):
+        (tmp_path / "f").write_text(str(n))
+        names.append(files.set_aside(str(tmp_path / "f"), "corrupt"))
+    assert len(set(names)) == 3 and sorted(open(p).read() for p in names) == ["0", "1", "2"]
+    assert not (tmp_path / "f").exists()

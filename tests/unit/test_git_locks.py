@@ -194,9 +194,6 @@ def test_clear_says_who_it_waits_for_then_reclaims_once_that_git_is_gone(repo: R
     assert not lock.exists() and [e for e, _ in audit] == ["reclaim"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: shared.git_locks._describe ends with a second ' runs': the wait notice and the timeout read "
-    "'held while pid N runs `git commit` runs'"))
 def test_the_holder_is_named_in_one_sentence() -> None:
     assert git_locks._describe([(5, "git commit -q")]) == "held while pid 5 runs `git commit -q`"
 
@@ -244,3 +241,35 @@ def test_clear_skips_absent_locks_and_reclaims_stale_ones(repo: Repo, lane: Lane
     git_locks.clear(repo, paths, 5.0, audit)
     assert not any(p.exists() for p in stale)
     assert sorted(d.split(" (")[0] for _, d in audit) == sorted(map(str, stale))
+
+
+# --- belongs: which git processes work on this repository --------------------------------------
+
+_ROOTS = ["/r/", "/r/.git/", "/wt/"]
+
+
+@pytest.mark.parametrize("cwd, argv, env, want", [
+    ("/r/src", ["git", "commit"], {}, True),
+    ("/elsewhere", ["git", "commit"], {}, False),
+    ("/elsewhere", ["git", "--git-dir=/r/.git", "update-ref", "--stdin"], {}, True),
+    ("/elsewhere", ["git", "--git-dir", "/r/.git", "update-ref", "--stdin"], {}, True),
+    ("/", ["git", "-C", "r", "-C", "src", "status"], {}, True),
+    ("/", ["git", "-C", "elsewhere", "status"], {}, False),
+    ("/elsewhere", ["git", "--work-tree=/r", "status"], {}, True),
+    ("/elsewhere", ["git", "update-ref", "--stdin"], {"GIT_DIR": "/r/.git"}, True),
+    ("/", ["git", "log"], {"GIT_DIR": "r/.git"}, True),                 # relative to its cwd
+    ("/elsewhere", ["git", "log"], {"GIT_COMMON_DIR": "/r/.git"}, True),
+    ("/wt/deep", ["git", "commit"], {}, True),                           # a linked worktree
+    ("/elsewhere", ["git", "log", "-C", "/r"], {}, False),              # the command's own -C
+    ("/elsewhere", ["git", "-c", "x.y=-C", "log"], {}, False),
+    ("/rr", ["git", "log"], {}, False),                                  # a prefix is not a folder
+])
+def test_belongs_table(cwd: str, argv: list[str], env: dict[str, str], want: bool) -> None:
+    assert git_locks.belongs(cwd, argv, env, _ROOTS) is want
+
+
+def test_repo_roots_include_linked_worktrees(lane, repo: Repo, tmp_path: Path) -> None:
+    lane.plain("worktree", "add", "-q", "-b", "side", str(tmp_path / "wt"))
+    roots = git_locks.repo_roots(repo)
+    assert os.path.realpath(tmp_path / "wt") + "/" in roots
+    assert os.path.realpath(lane.path) + "/" in roots

@@ -2,7 +2,7 @@
 changes`. create() keeps .git/index's stat cache, rebase() moves the index
 onto HEAD (copying HEAD's entries, or an index-only 3-way merge) and refuses
 a path changed on both sides leaving the index untouched; damage is found by
-git's own checksum and recover() rebuilds from the snapshot ref.
+git's own checksum and session.repair rebuilds from the snapshot ref.
 Real git, real index files; SessionIndex driven in-process.
 """
 from __future__ import annotations
@@ -16,7 +16,6 @@ import pytest
 from gitlane import layout
 from gitlane.git.verbs import Git
 from gitlane.session import index as session_index
-from gitlane.session import snapshot
 from gitlane.session.index import Conflict, SessionIndex, Unmerged
 from gitlane.testing.inproc import commit_aside, commit_plain, repo_at
 from gitlane.testing.lane import Lane, real_git
@@ -153,6 +152,60 @@ def test_rebase_merges_when_both_sides_made_the_same_change(lane: Lane, si: Sess
     assert sorted(si.rebase() or []) == [b"README", b"q"]       # the 3-way merge path
     assert si.base() == new
     assert staged(lane, si) == {"mine.txt"}
+
+
+# --- the staged-set cache -----------------------------------------------------
+
+def test_the_staged_set_is_known_for_exactly_the_content_and_base_it_was_recorded_for(
+        lane: Lane, si: SessionIndex, tmp_path: Path) -> None:
+    si.create()
+    stage(lane, si, "mine.txt", "mine\n")
+    base = si.base()
+    assert base is not None
+    session_index.remember_staged(si, si.path, base, [b"mine.txt"])
+    assert session_index.known_staged(si, si.path, base) == [b"mine.txt"]
+    assert session_index.known_staged(si, si.path, "0" * 40) is None     # another base
+    stage(lane, si, "more.txt", "more\n")                              # git wrote a new content
+    assert session_index.known_staged(si, si.path, base) is None
+
+
+def test_a_cache_for_an_index_git_wrote_without_a_checksum_is_never_used(lane: Lane, si: SessionIndex) -> None:
+    si.create()
+    base = si.base()
+    assert base is not None
+    data = bytearray(Path(si.path).read_bytes())
+    data[-20:] = b"\0" * 20                                            # index.skipHash
+    Path(si.path).write_bytes(bytes(data))
+    session_index.remember_staged(si, si.path, base, [b"x"])
+    assert session_index.known_staged(si, si.path, base) is None
+
+
+def test_rebase_carries_the_known_staged_set_and_asks_git_nothing_for_it(
+        lane: Lane, git: Git, si: SessionIndex, tmp_path: Path) -> None:
+    si.create()
+    stage(lane, si, "mine.txt", "mine\n")
+    base = si.base()
+    assert base is not None
+    session_index.remember_staged(si, si.path, base, [b"mine.txt"])
+    _, new = commit_aside(lane, tmp_path, "peer", {"peer.txt": "p\n"})
+    before = git.spawned
+    assert si.rebase() == [b"peer.txt"]
+    assert git.spawned - before == 2                                   # diff-tree, update-index
+    assert staged(lane, si) == {"mine.txt"}
+    assert session_index.known_staged(si, si.path, new) == [b"mine.txt"]
+
+
+def test_a_wrong_cache_never_outlives_a_new_index_content(lane: Lane, si: SessionIndex, tmp_path: Path) -> None:
+    """The overlap check trusts the cache only for the content it names: a
+    later add makes it miss, and the rebase then asks git (and so merges)."""
+    si.create()
+    base = si.base()
+    assert base is not None
+    session_index.remember_staged(si, si.path, base, [])
+    stage(lane, si, "README", "mine\n")
+    commit_aside(lane, tmp_path, "peer", {"README": "theirs\n"})
+    with pytest.raises(Conflict):
+        si.rebase()
 
 
 def test_a_conflict_refuses_and_leaves_the_index_untouched(lane: Lane, si: SessionIndex, tmp_path: Path) -> None:
@@ -292,32 +345,3 @@ def test_stamp_verified_trusts_the_version_git_just_wrote(lane: Lane, si: Sessio
     session_index.stamp_verified(si.path)
     assert (Path(si.sdir) / layout.VERIFIED).read_text() == layout.verified_key(os.stat(si.path))
     session_index.stamp_verified(si.path + ".missing")      # nothing to stamp: no error
-
-
-# --- recover -----------------------------------------------------------------------------------
-
-def test_recover_rebuilds_the_staged_work_from_the_snapshot(lane: Lane, git: Git, si: SessionIndex) -> None:
-    si.create()
-    stage(lane, si, "README", "A's README\n")
-    stage(lane, si, "new.txt", "new\n")
-    base = si.base()
-    assert base is not None
-    snapshot.take(git, "A", si.path, base, True)
-    want = entries(lane, si.path)
-    Path(si.path).write_bytes(Path(si.path).read_bytes()[:40])
-    said = session_index.recover(si, "A")
-    assert said.startswith(f"its index was corrupt (kept as {si.path}.corrupt-")
-    assert said.endswith("staged work was restored from refs/gitlane/sessions/A")
-    assert {k: v.split()[1] for k, v in entries(lane, si.path).items()} == {k: v.split()[1] for k, v in want.items()}
-    assert si.base() == base
-    aside = [n for n in os.listdir(si.sdir) if n.startswith("index.corrupt-")]
-    assert len(aside) == 1 and len((Path(si.sdir) / aside[0]).read_bytes()) == 40
-
-
-def test_recover_without_a_snapshot_resets_to_head(lane: Lane, si: SessionIndex) -> None:
-    si.create()                                   # linked to .git/index: damage a copy of our own
-    Path(si.path + ".x").write_bytes(b"DIRC garbage")
-    os.replace(si.path + ".x", si.path)
-    said = session_index.recover(si, "A")
-    assert said.endswith("it had no staged snapshot, so it was reset to HEAD")
-    assert entries(lane, si.path) == head_entries(lane) and si.base() == lane.head()

@@ -310,6 +310,20 @@ def test_head_commit_declines_what_git_repo_handles(lane: Lane) -> None:
     assert _head(lane) is None
 
 
+def test_symlink_in_names_the_first_link_or_non_folder(tmp_path) -> None:
+    common = str(tmp_path)
+    sdir = f"{common}/gitlane/sessions/A"
+    assert layout.symlink_in(common, sdir) is None                       # nothing made yet
+    (tmp_path / "gitlane" / "sessions").mkdir(parents=True)
+    assert layout.symlink_in(common, sdir) is None
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "gitlane" / "sessions" / "A").symlink_to(tmp_path / "elsewhere")
+    assert layout.symlink_in(common, sdir) == sdir
+    (tmp_path / "gitlane" / "sessions" / "A").unlink()
+    (tmp_path / "gitlane" / "sessions" / "A").write_text("a file")
+    assert layout.symlink_in(common, sdir) == sdir
+
+
 # State file names whose words mean nothing else in the package (INDEX, BASE,
 # LOCK, OWNER, "staged", ... are ordinary words elsewhere: not checked).
 _DISTINCT_NAMES = ("DB", "GENERATION", "GLOBAL_LOCK", "MAINTENANCE_LOCK", "MAIN_INDEX_PENDING",

@@ -254,3 +254,13 @@ def test_stash_with_message_is_whole_tree(args: list[str]) -> None:
 def test_restore_staged_only_touches_my_index() -> None:
     d = guard.decide("restore", ["--staged", "."], "stage", BUSY, [b"P", b"mine.txt"])
     assert d == guard.Decision(True)
+
+
+@pytest.mark.parametrize("command, args, narrow", [
+    ("clean", ["-fd"], "`git clean -fd -- PATH...`"),
+    ("clean", ["-f", "-x"], "`git clean -f -x -- PATH...`"),
+    ("reset", ["--hard"], "`git restore --source=REV -- PATH`"),
+])
+def test_whole_tree_hint_names_the_same_command_narrowed(command: str, args: list[str], narrow: str) -> None:
+    d = guard.decide(command, args, "refs" if command == "reset" else "other", BUSY, [])
+    assert d.allowed is False and d.hint.startswith(f"limit it to your own paths ({narrow})"), d.hint

@@ -73,9 +73,8 @@ def test_a_stale_session_index_lock_is_reclaimed_and_audited(lane: Lane, a: Sess
     refresh.ensure(a, "", "status", reading=True)
     lock = Path(a.index.path + ".lock")
     lock.write_bytes(b"x" * 10)
-    with refresh.session_lock(a, ""):
-        refresh.drop_stale_index_lock(a, "commit -m x")
-    assert not lock.exists()
+    with refresh.session_lock(a, locks.holder_line("A", "git commit -m x")):   # taking it exclusively clears it
+        assert not lock.exists()
     err = capfd.readouterr().err
     assert err.startswith(f"gitlane: removed stale lock {lock} (10 bytes, ")
     assert err.rstrip().endswith("no git of session A running)")

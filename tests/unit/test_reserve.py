@@ -19,3 +19,11 @@ def test_parse_ttl_rejects(text: str) -> None:
     with pytest.raises(Fatal) as info:
         parse_ttl(text)
     assert (info.value.what.startswith("invalid --ttl"), info.value.code, bool(info.value.hint)) == (True, 2, True)
+
+
+def test_an_invalid_pattern_is_echoed_readably() -> None:
+    from gitlane.cli import reserve as reserve_cli
+    from gitlane.errors import Fatal
+    with pytest.raises(Fatal) as exc:
+        reserve_cli.check_pattern("ünï\x01")
+    assert exc.value.what.startswith("invalid reservation pattern 'ünï\\x01': ")

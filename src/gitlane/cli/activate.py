@@ -21,10 +21,17 @@ def configure(p: argparse.ArgumentParser, name: str) -> None:
         p.add_argument("name", nargs="?", help="session name (default: a generated readable one)")
         p.add_argument("--label", help="free text shown by `gitlane status`")
     p.add_argument("--shell", choices=SHELLS, help="shell dialect (default: from $SHELL)")
+    if name == "deactivate":  # run by the printed code, so only a shell that evaluates it ends the session
+        p.add_argument("--end-session", action="store_true", help=argparse.SUPPRESS)
 
 
 def run(args: argparse.Namespace) -> int:
     shell = args.shell or _guess_shell()
+    if getattr(args, "end_session", False):
+        name = os.environ.get("GITLANE_SESSION")
+        if name:
+            _end(name)
+        return 0
     if sys.stdout.isatty():
         return _explain(args.command, shell, getattr(args, "name", None))
     if args.command == "deactivate":
@@ -110,10 +117,10 @@ def activate_code(shell: str, shim: str, name: str, path: str) -> str:
 
 
 def _deactivate(shell: str) -> int:
-    name = os.environ.get("GITLANE_SESSION")
-    if name:
-        _end(name)
-    sys.stdout.write(deactivate_code(shell, restored_path(os.environ, shim_dir())))
+    """Only prints: the code ends the session when a shell evaluates it, so
+    `gitlane deactivate | cat` (to see what it prints) changes nothing."""
+    sys.stdout.write(deactivate_code(shell, restored_path(os.environ, shim_dir()),
+                                     os.path.join(shim_dir(), "gitlane")))
     return 0
 
 
@@ -149,11 +156,12 @@ def remove_first(path: str, entry: str) -> str:
     return ":".join(parts)
 
 
-def deactivate_code(shell: str, path: str | None) -> str:
+def deactivate_code(shell: str, path: str | None, cli: str = "") -> str:
+    end = f"{sh_quote(cli)} deactivate --end-session >/dev/null 2>&1\n" if cli else ""
     if shell == "fish":
         restore = "" if path is None else "set -gx PATH " + " ".join(sh_quote(p) for p in path.split(":") if p) + "\n"
-        return restore + "set -e GITLANE_SESSION; set -e GITLANE_SESSION_PID; set -e GITLANE_OLD_PATH\n"
+        return end + restore + "set -e GITLANE_SESSION; set -e GITLANE_SESSION_PID; set -e GITLANE_OLD_PATH\n"
     restore = "" if path is None else f"PATH={sh_quote(path)}; export PATH\n"
-    return ("__gitlane_s=$?\n" + restore
+    return ("__gitlane_s=$?\n" + end + restore
             + "unset GITLANE_SESSION GITLANE_SESSION_PID GITLANE_OLD_PATH\n"
             "eval \"unset __gitlane_s; (exit $__gitlane_s)\"\n")

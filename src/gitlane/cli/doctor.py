@@ -10,11 +10,11 @@ import time
 
 from gitlane import files, layout
 from gitlane.cli.common import add_json, emit_json, open_env
-from gitlane.errors import Fatal, StateError
+from gitlane.errors import Fatal, GitError, StateError
 from gitlane.git import realgit
 from gitlane.session import index as session_index
-from gitlane.session import snapshot
-from gitlane.shared import claims, db, git_locks, locks, sessions
+from gitlane.session import repair
+from gitlane.shared import claims, db, git_locks, locks, sessions, storage
 
 
 class Report:
@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
             _check_locks(rep, env, conn)
             if conn is not None:
                 _check_sessions(rep, env, conn)
-            _check_main_index(rep, env)
+            _check_main_index(rep, env, conn)
             _check_sparse(rep, env)
     if args.json:
         emit_json(dict(items=rep.items, problems=rep.problems))
@@ -93,17 +93,36 @@ def _check_db(rep: Report, env, repair: bool):  # type: ignore[no-untyped-def]
     try:
         conn = db.connect(env.repo.state_dir())
         if db.quick_check(conn):
-            rep.add("ok", f"state database: {path}")
+            _check_db_writable(rep, path)
             return conn
         conn.close()
-    except StateError:
+    except StateError as exc:
+        if exc.kind != storage.DAMAGED:  # a full disk, a read-only mount, a busy database: not damage
+            rep.add("error", exc.what, exc.hint.replace("\n", " "))
+            return None
+    except db.DatabaseError:
         pass
+    if db.integrity_ok(path):
+        rep.add("error", f"state database {path} passes its integrity check but cannot be used now",
+                "retry; it is not rebuilt, because nothing in it is damaged")
+        return None
     if not repair:
         rep.add("error", f"state database unreadable: {path}", "gitlane doctor --repair rebuilds it from the session folders")
         return None
     conn = rebuild_db(env)
     rep.add("error", "state database was unreadable: rebuilt from the session folders", fixed=True)
     return conn
+
+
+def _check_db_writable(rep: Report, path: str) -> None:
+    full, read_only, writable = storage.facts(path)
+    if full or read_only or not writable:
+        kind = storage.FULL if full else storage.READ_ONLY if read_only else storage.DENIED
+        exc = storage.explain(OSError(0, {storage.FULL: "no space left", storage.READ_ONLY: "read-only file system",
+                                          storage.DENIED: "not writable"}[kind]), path)
+        rep.add("error", exc.what, exc.hint.replace("\n", " "))
+    else:
+        rep.add("ok", f"state database: {path}")
 
 
 def rebuild_db(env):  # type: ignore[no-untyped-def]
@@ -116,12 +135,12 @@ def rebuild_db(env):  # type: ignore[no-untyped-def]
     for suffix in ("", "-wal", "-shm"):
         p = db.path(sdir) + suffix
         if os.path.exists(p):
-            os.replace(p, f"{p}.broken-{int(time.time())}")
+            files.set_aside(p, "broken")  # kept, never deleted
     conn = db.connect(sdir, repairing=True)
     root = env.repo.sessions_root()
     for name in sorted(os.listdir(root)) if os.path.isdir(root) else []:
         si = session_index.SessionIndex(env.git, os.path.join(root, name))
-        if not os.path.exists(si.path):
+        if layout.symlink_in(env.repo.common_dir, si.sdir) or not os.path.exists(si.path):
             continue
         staged = env.git.changed_paths(si.path, si.base() or env.repo.empty_tree())
         owner = sessions.read_owner(si.sdir)
@@ -157,17 +176,21 @@ def _check_locks(rep: Report, env, conn) -> None:  # type: ignore[no-untyped-def
     live = git_locks.repo_git_processes(env.repo)
     for path in paths:
         age = time.time() - os.lstat(path).st_mtime
-        if live or age < git_locks.GRACE:
-            rep.add("info", f"lock {path} ({age:.0f}s old) belongs to a running git: pid "
-                            + ", ".join(str(p) for p, _ in live[:3]))
+        if live:
+            rep.add("info", f"lock {path} ({int(age)}s old) belongs to a running git: "
+                            + ", ".join(f"pid {p} (`{cmd[:60]}`)" for p, cmd in live[:3]))
+            continue
+        if age < git_locks.GRACE:
+            rep.add("info", f"lock {path} is {age:.1f}s old and no git process runs here: "
+                            "a git may be starting; it is not touched", "run `gitlane doctor` again in a few seconds")
             continue
         fixed = False
         if rep.fix:
             files.remove(path)
             fixed = True
             if conn is not None:
-                db.audit(conn, "reclaim", env.name, detail=f"doctor removed {path} ({age:.0f}s old)")
-        rep.add("warn", f"stale lock {path} ({age:.0f}s old, no git process running here)",
+                db.audit(conn, "reclaim", env.name, detail=f"doctor removed {path} ({int(age)}s old)")
+        rep.add("warn", f"stale lock {path} ({int(age)}s old, no git process running here)",
                 "gitlane doctor --fix removes it", fixed)
     gl = os.path.join(env.repo.state_dir(), layout.GLOBAL_LOCK)
     if locks.is_held(gl):
@@ -179,8 +202,24 @@ def _check_sessions(rep: Report, env, conn) -> None:  # type: ignore[no-untyped-
     root = env.repo.sessions_root()
     names = sorted(os.listdir(root)) if os.path.isdir(root) else []
     for name in names:
-        si = session_index.SessionIndex(env.git, os.path.join(root, name))
-        _check_one(rep, env, conn, name, si, known.get(name))
+        sdir = os.path.join(root, name)
+        link = layout.symlink_in(env.repo.common_dir, sdir)
+        if link:
+            kept = files.set_aside(link, "link") if rep.fix else ""
+            rep.add("error", f"{link} is a symlink or not a folder: gitlane never writes through it"
+                    + (f" (moved aside as {kept})" if kept else ""), f"remove it: `rm {link}` (the link only)", rep.fix)
+            continue
+        si = session_index.SessionIndex(env.git, sdir)
+        try:
+            _check_one(rep, env, conn, name, si, known.get(name))
+        except GitError as exc:  # one unreadable session must not stop the whole check
+            if rep.fix and repair.unreadable(exc):
+                rep.add("error", f"session {name}: {repair.recover_index(si, name).replace('corrupt', 'unreadable')}",
+                        fixed=True)
+            else:
+                rep.add("error", f"session {name}: its index cannot be read: {exc.stderr.splitlines()[-1][:200]}",
+                        "gitlane doctor --fix rebuilds it from its snapshot ref" if repair.unreadable(exc)
+                        else f"`gitlane export {name}` may still save its staged work")
     if not names:
         rep.add("ok", "no sessions in this work tree")
 
@@ -191,20 +230,27 @@ def _check_one(rep: Report, env, conn, name: str, si: session_index.SessionIndex
             if rep.fix:
                 files.remove(os.path.join(si.sdir, tmp))
             rep.add("warn", f"session {name}: leftover temporary file {tmp}", "gitlane doctor --fix removes it", rep.fix)
+    if repair.index_missing(si):
+        if rep.fix:
+            rep.add("error", f"session {name}: {repair.recover_missing_index(si, name)}", fixed=True)
+        else:
+            rep.add("error", f"session {name}: its index is missing", "gitlane doctor --fix restores it from its snapshot ref")
+            return
     if not os.path.exists(si.path):
         return
     if session_index.is_corrupt(si.path):
         if rep.fix:
-            rep.add("error", f"session {name}: {session_index.recover(si, name)}", fixed=True)
+            rep.add("error", f"session {name}: {repair.recover_index(si, name)}", fixed=True)
         else:
             rep.add("error", f"session {name}: index is corrupt", "gitlane doctor --fix rebuilds it from its snapshot ref")
         return
+    problem = repair.base_problem(si) or (None if repair.base_is_commit(si) else
+                                          f"its base {si.base()} is not a commit in this repository")
+    if problem:
+        _check_base(rep, name, si, problem)
+        if not rep.items[-1]["fixed"]:
+            return
     base = si.base()
-    if base and base != env.repo.empty_tree() and not env.git.is_commit(base):
-        snap = snapshot.read(env.git, name)
-        rep.add("error", f"session {name}: its base {base[:10]} no longer exists",
-                f"`gitlane export {name}` may still work" + (f"; its snapshot is {snapshot.ref_name(name)}" if snap else ""))
-        return
     staged = env.git.changed_paths(si.path, base or env.repo.empty_tree())
     if rec is None:
         rep.add("warn", f"session {name}: orphaned index (not in the database), {len(staged)} staged",
@@ -223,20 +269,46 @@ def _check_one(rep: Report, env, conn, name: str, si: session_index.SessionIndex
         rep.add("ok", f"session {name}: live (pid {rec.pid}), {len(staged)} staged")
 
 
+def _check_base(rep: Report, name: str, si: session_index.SessionIndex, problem: str) -> None:
+    """Damage to the base file: --fix recovers it from the snapshot, or, when
+    nothing can tell the base, keeps the index aside and starts over."""
+    if not rep.fix:
+        rep.add("error", f"session {name}: {problem}", "gitlane doctor --fix recovers it from the session's snapshot ref")
+        return
+    try:
+        rep.add("error", f"session {name}: {repair.recover_base(si, name, problem)}", fixed=True)
+    except StateError:
+        rep.add("error", f"session {name}: {repair.start_over(si, problem)}", fixed=True)
+
+
 def _pid_alive(pid: int) -> bool:
     from gitlane.shared.liveness import is_alive
     return is_alive(pid, None)
 
 
-def _check_main_index(rep: Report, env) -> None:  # type: ignore[no-untyped-def]
-    """.git/index must follow HEAD for what sessions committed."""
+def _check_main_index(rep: Report, env, conn) -> None:  # type: ignore[no-untyped-def]
+    """.git/index must follow HEAD for what sessions committed
+    (docs/DESIGN.md, "Invariants", 10): syncs left pending, and damage no
+    record explains (a sync lost, an index planted by hand)."""
+    from gitlane.guard import history
     from gitlane.shared import main_index
     waiting = main_index.pending(env.git)
-    if not waiting:
+    if waiting:
+        fixed = rep.fix and main_index.complete(env.git, patience=5.0)
+        rep.add("warn", f".git/index has not yet followed {len(waiting)} session commit(s)",
+                "gitlane doctor --fix brings it up to date (it waits for .git/index.lock)", fixed)
+    if conn is None:
         return
-    fixed = rep.fix and main_index.complete(env.git, patience=5.0)
-    rep.add("warn", f".git/index has not yet followed {len(waiting)} session commit(s)",
-            "gitlane doctor --fix brings it up to date (it waits for .git/index.lock)", fixed)
+    found = main_index.stale(env.git, lambda commit: history.maker(conn, commit))
+    if not found:
+        return
+    names = ", ".join(os.fsdecode(p) for p in sorted(found)[:10]) + (" ..." if len(found) > 10 else "")
+    fixed = rep.fix and main_index.repair(env.git, found)
+    if fixed and conn is not None:
+        db.audit(conn, "repair", env.name, detail=f".git/index brought to HEAD for {len(found)} path(s)")
+    rep.add("error", f".git/index is behind HEAD on {len(found)} path(s) sessions committed: {names} "
+                     "(a plain commit now would revert them)",
+            "gitlane doctor --fix brings those paths to HEAD (what a person staged is kept)", fixed)
 
 
 def _check_sparse(rep: Report, env) -> None:  # type: ignore[no-untyped-def]

@@ -11,7 +11,7 @@ from gitlane.shared import db
 
 def configure(p: argparse.ArgumentParser, name: str) -> None:
     p.add_argument("--session", help="only this session")
-    p.add_argument("--event", help="only this event (commit, amend, force, reclaim, reserve, ...)")
+    p.add_argument("--event", help="only this event and its kinds (commit, amend, force (with force-release), reclaim, reserve, ...)")
     p.add_argument("--since", help="only newer than this, e.g. 30m, 2h")
     p.add_argument("-n", "--limit", type=int, default=50)
     add_json(p)

@@ -3,12 +3,18 @@ from __future__ import annotations
 
 import sys
 
-from gitlane.errors import guarded
+from gitlane.errors import broken_pipe, guarded
 
 
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
-    sys.exit(guarded(_dispatch, args))
+    from gitlane.shared import storage
+    code = guarded(_dispatch, args, translate=storage.failure)
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        code = broken_pipe()
+    sys.exit(code)
 
 
 def _dispatch(args: list[str]) -> int:

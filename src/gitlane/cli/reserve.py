@@ -5,6 +5,7 @@ import argparse
 import os
 import time
 
+from gitlane import layout
 from gitlane.cli.common import add_json, emit_json, open_env, plural
 from gitlane.errors import Fatal
 from gitlane.shared import claims, db, sessions
@@ -43,8 +44,8 @@ def parse_ttl(text: str) -> float:
 def check_pattern(pattern: str) -> str:
     problem = claims.pattern_problem(pattern)
     if problem:
-        shown = pattern[:60].encode("unicode_escape").decode()
-        raise Fatal(f"invalid reservation pattern {shown!r}: {problem}",
+        shown = layout.shown(pattern[:60]) + ("…" if len(pattern) > 60 else "")
+        raise Fatal(f"invalid reservation pattern '{shown}': {problem}",
                     "patterns are gitwildmatch globs inside the work tree, e.g. 'src/api/**' or '*.md'", code=2)
     return pattern
 

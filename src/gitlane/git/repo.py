@@ -60,8 +60,11 @@ class Repo:
     def top_rel(self, word: str) -> bytes:
         """A path as the user typed it (relative to cwd), relative to the top
         of the work tree, normalised: what git's pathspec code would make of
-        a literal path."""
-        full = os.path.normpath(os.path.join(self.cwd, word))
+        a literal path. From outside the work tree (`--work-tree=DIR`) git has
+        no prefix: paths are relative to the top."""
+        rel = os.path.relpath(self.cwd, self.top)
+        base = self.top if rel == ".." or rel.startswith("../") else self.cwd
+        full = os.path.normpath(os.path.join(base, word))
         return os.fsencode(os.path.relpath(full, self.top))
 
 

@@ -23,7 +23,10 @@ from gitlane.git.repo import Repo
 # user's command alone (GIT_TRACE2_EVENT etc. would get our calls too).
 _SCRUB = ("GIT_INDEX_FILE", "GIT_LITERAL_PATHSPECS", "GIT_GLOB_PATHSPECS",
           "GIT_NOGLOB_PATHSPECS", "GIT_ICASE_PATHSPECS")
-_SCRUB_PREFIXES = ("GIT_TRACE",)
+_SCRUB_PREFIXES = ("GIT_TRACE", "GIT_REDIRECT_")  # GIT_TRACE2*, GIT_TRACE_SETUP, ...
+# Our plumbing must not run the user's hooks (post-index-change fires on every
+# index write) nor ask their fsmonitor: both would see calls plain git never makes.
+_QUIET = ("-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false")
 
 
 def internal_env(env: Mapping[str, str]) -> dict[str, str]:
@@ -44,7 +47,9 @@ class Git:
 
     def _argv(self, args: Sequence[str]) -> list[str]:
         r = self.repo
-        return [self.real, "-C", r.top, f"--git-dir={r.git_dir}", f"--work-tree={r.top}", *args]
+        # Never a split session index: layout.session_config.
+        return [self.real, *_QUIET, "-C", r.top, f"--git-dir={r.git_dir}", f"--work-tree={r.top}",
+                "-c", "core.splitIndex=false", *args]
 
     def _env(self, index: str | None, extra: Mapping[str, str] | None = None) -> dict[str, str]:
         env = dict(self.base_env)
@@ -226,6 +231,10 @@ class Git:
 
     def resolve_commit(self, rev: str) -> str | None:
         res = self.run("rev-parse", "-q", "--verify", "--end-of-options", f"{rev}^{{commit}}", check=False)
+        return res.out.decode().strip() if res.rc == 0 else None
+
+    def resolve_tree(self, rev: str) -> str | None:
+        res = self.run("rev-parse", "-q", "--verify", "--end-of-options", f"{rev}^{{tree}}", check=False)
         return res.out.decode().strip() if res.rc == 0 else None
 
     def tree_and_parents(self, commit: str) -> tuple[str, list[str]]:

@@ -130,14 +130,15 @@ def _switch(command: str, view: View) -> Decision:
                     "or wait until the other sessions end; " + FORCE_HINT)
 
 
-def _whole_tree(what: str, view: View) -> Decision:
+def _whole_tree(what: str, view: View, narrow: str = "git restore --source=REV -- PATH") -> Decision:
+    """`narrow`: the same command limited to the user's own paths."""
     busy = view.busy()
     if not busy:
         return ALLOW
     lines = "; ".join(f"{o.name}: {', '.join(sorted(os.fsdecode(p) for p in o.claims)[:5])}" for o in busy)
     return Decision(False, f"refusing `git {what}`: it rewrites the whole work tree, and other live "
                            f"sessions have uncommitted work there ({lines})",
-                    "limit it to your own paths (`git restore --source=REV -- PATH`), or wait for them to commit;\n"
+                    f"limit it to your own paths (`{narrow}`), or wait for them to commit;\n"
                     + FORCE_HINT)
 
 
@@ -147,7 +148,8 @@ def _clean(args: Sequence[str], view: View, paths: Sequence[bytes] | None) -> De
     if found:
         return _owned("clean", found)
     if not (before or after):
-        return _whole_tree("clean " + " ".join(a for a in args if a.startswith("-")), view)
+        flags = " ".join(a for a in args if a.startswith("-"))
+        return _whole_tree(f"clean {flags}", view, f"git clean {flags} -- PATH...")
     return ALLOW
 
 

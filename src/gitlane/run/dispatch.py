@@ -24,9 +24,16 @@ from gitlane.run.invocation import Invocation
 from gitlane.session import Session
 
 
+# clone and `worktree add` check out into the new repository's (worktree's)
+# index, which an inherited GIT_INDEX_FILE would replace with ours: the new
+# checkout's entries would land in this session's index.
+_NEW_REPOSITORY = frozenset(("clone", "init", "worktree"))
+
+
 def main() -> None:
     real, argv = sys.argv[1], sys.argv[2:]
-    sys.exit(guarded(dispatch, real, argv))
+    from gitlane.shared import storage
+    sys.exit(guarded(dispatch, real, argv, translate=storage.failure))
 
 
 def passthrough(real: str, argv: list[str], **extra: str) -> NoReturn:
@@ -41,6 +48,8 @@ def dispatch(real: str, argv: list[str]) -> int:
     split = gitargs.split(argv)
     if name is None or split.query or split.command is None or "GIT_INDEX_FILE" in env:
         passthrough(real, argv)  # no session, a query, or inside a hook: git's own index
+    if split.command in _NEW_REPOSITORY:
+        passthrough(real, argv)  # they write the index of the repository they make, never ours
     try:
         cwd = os.getcwd()
     except OSError:
@@ -59,6 +68,8 @@ def dispatch(real: str, argv: list[str]) -> int:
         _run_read(s, inv)
     if kind == classify.OTHER:
         _run_other(s, inv)
+    from gitlane.shared import db
+    db.keep_open()  # writes leave by os._exit: no WAL checkpoint and fsync on every command
     if kind == classify.STAGE:
         from gitlane.run import stage
         return stage.run(s, inv)
@@ -80,15 +91,29 @@ def _run_read(s: Session, inv: Invocation) -> NoReturn:
     `status` may refresh the stat cache (a content-neutral write, serialised
     by git's own index.lock), so it never slows down as files are touched;
     everything else runs without optional locks."""
+    from gitlane.errors import GitError
     from gitlane.session import refresh
     if inv.command == "status":
         _note_hidden_as_ignored(s, inv)
-    if not refresh.ensure(s, inv.holder(s.name), inv.line, reading=True):
+    from gitlane.shared.locks import Yielded
+    plain = s.git_env(os.environ, GIT_OPTIONAL_LOCKS="0")
+    own = _own_writer(s)
+    try:
+        ready = refresh.ensure(s, inv.holder(s.name), inv.line, reading=True, yield_to=own)
+    except GitError:  # HEAD or the base is unreadable: let git say what it says about it
+        ready = False
+    except Yielded:
+        proc.exec_(inv.real_argv(), plain)
+    if not ready:
         if not s.index.exists():  # a read-only repository this session never wrote
             passthrough(inv.real, inv.argv, GIT_OPTIONAL_LOCKS="0")
-        proc.exec_(inv.real_argv(), s.git_env(os.environ, GIT_OPTIONAL_LOCKS="0"))
+        proc.exec_(inv.real_argv(), plain)
     extra = {} if inv.command == "status" else {"GIT_OPTIONAL_LOCKS": "0"}
-    proc.exec_(inv.real_argv(), s.git_env(os.environ, **extra), pass_fds=refresh.read_lock_fds(s))
+    try:
+        fds = refresh.read_lock_fds(s, yield_to=own)
+    except Yielded:
+        proc.exec_(inv.real_argv(), plain)
+    proc.exec_(inv.real_argv(), s.git_env(os.environ, **extra), pass_fds=fds)
 
 
 def _note_hidden_as_ignored(s: Session, inv: Invocation) -> None:
@@ -112,5 +137,26 @@ def _run_other(s: Session, inv: Invocation) -> NoReturn:
     if facts.relevant(inv):
         from gitlane.run import stage
         stage.guarded_other(s, inv)
-    refresh.ensure(s, inv.holder(s.name), inv.line, reading=False)
-    proc.exec_(inv.real_argv(), s.git_env(os.environ), pass_fds=refresh.read_lock_fds(s))
+    from gitlane.shared.locks import Yielded
+    own = _own_writer(s)
+    try:
+        refresh.ensure(s, inv.holder(s.name), inv.line, reading=False, yield_to=own)
+        fds = refresh.read_lock_fds(s, yield_to=own)
+    except Yielded:
+        proc.exec_(inv.real_argv(), s.git_env(os.environ))
+    from gitlane.run import pruning
+    if inv.command in pruning.PRUNING:
+        pruning.run(s.git, inv.real_argv(), s.git_env(os.environ), skip=s.dir, pass_fds=fds)
+    proc.exec_(inv.real_argv(), s.git_env(os.environ), pass_fds=fds)
+
+
+def _own_writer(s: Session):  # type: ignore[no-untyped-def]
+    """For locks.acquire's yield_to: is the session lock held by a writer of
+    this same session? Then it is a pipeline partner (`git ls-files -s | git
+    update-index --index-info`, a loop of `git hash-object -w` feeding it) or
+    a nested git, and waiting would deadlock. Plain git's readers never wait
+    for index.lock either: we run on the index as it is (git replaces it only
+    by rename), without a rebase."""
+    def own(holder: dict[str, str] | None) -> bool:
+        return holder is not None and holder.get("session") == s.name
+    return own

@@ -25,6 +25,13 @@ def current(env: Mapping[str, str]) -> str | None:
     name = env.get("GITLANE_SESSION") or env.get("CLAUDE_CODE_SESSION_ID")
     if not name:
         return None
+    raw = env.get("GITLANE_SESSION_PID")
+    if raw:  # empty is unset
+        problem = layout.pid_problem(raw)
+        if problem:
+            raise Fatal(f"invalid GITLANE_SESSION_PID '{layout.shown(raw[:40])}': {problem}",
+                        "set it to the pid of the process that owns the session (a shell: $$), "
+                        "or unset it to let gitlane find the owner; nothing was changed", code=2)
     return validate(name)
 
 
@@ -53,6 +60,7 @@ class Session:
         self.repo = repo
         self.git = git
         self.dir = layout.session_dir(repo.common_dir, repo.worktree_id, name)
+        files.refuse_links(repo.common_dir, self.dir)
         self.index = SessionIndex(git, self.dir)
 
     def path(self, name: str) -> str:
@@ -69,13 +77,15 @@ class Session:
         (fastpath._git_env is the posix twin)."""
         out = dict(env)
         out["GIT_INDEX_FILE"] = self.index.path
+        count = out.get("GIT_CONFIG_COUNT", "0")
+        n = int(count) if count.isdigit() else 0
         exclude = self.path(layout.EXCLUDE)
-        if os.path.exists(exclude):
-            count = out.get("GIT_CONFIG_COUNT", "0")
-            n = int(count) if count.isdigit() else 0
-            out[f"GIT_CONFIG_KEY_{n}"] = "core.excludesFile"
-            out[f"GIT_CONFIG_VALUE_{n}"] = exclude
-            out["GIT_CONFIG_COUNT"] = str(n + 1)
+        split = layout.split_index_in_use(self.repo.git_dir, self.dir)
+        for key, value in layout.session_config(exclude if os.path.exists(exclude) else None, split):
+            out[f"GIT_CONFIG_KEY_{n}"] = key
+            out[f"GIT_CONFIG_VALUE_{n}"] = value
+            n += 1
+            out["GIT_CONFIG_COUNT"] = str(n)
         out.update(extra)
         return out
 

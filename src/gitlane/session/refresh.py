@@ -9,10 +9,12 @@ TYPE_CHECKING = False
 from gitlane import files, layout
 from gitlane.errors import GitError, ReadOnly, StateError
 from gitlane.session import index as session_index
-from gitlane.session import isolation
+from gitlane.session import isolation, repair
 from gitlane.shared import locks
 
 if TYPE_CHECKING:
+    from typing import Callable
+
     from gitlane.session import Session
 
 
@@ -20,15 +22,15 @@ def in_step(s: Session) -> bool:
     return not s.index.stale() and isolation.in_step(s) and session_index.verified(s.index.path)
 
 
-def ensure(s: Session, holder: str, command: str, reading: bool) -> bool:
+def ensure(s: Session, holder: str, command: str, reading: bool,
+           yield_to: Callable[[dict[str, str] | None], bool] | None = None) -> bool:
     """True when the session index exists (rebased if it could be). A read-only
     command in a repository whose state folder cannot be written returns False
     so that it can still run."""
     if in_step(s):
         return True
     try:
-        with session_lock(s, holder):
-            drop_stale_index_lock(s, command)
+        with session_lock(s, holder, yield_to=yield_to):
             update(s, reading)
             isolation.sync(s)
             # update() verified the index it found; every version since was
@@ -44,9 +46,20 @@ def ensure(s: Session, holder: str, command: str, reading: bool) -> bool:
     return True
 
 
-def session_lock(s: Session, holder: str, shared: bool = False) -> locks.Lock:
-    return locks.acquire(s.lock_path, holder, f"session {s.name}'s lock", lambda: locks.timeout(s.git),
-                         shared=shared)
+def session_lock(s: Session, holder: str, shared: bool = False,
+                 yield_to: Callable[[dict[str, str] | None], bool] | None = None) -> locks.Lock:
+    """The session lock. Taken exclusively, it first clears a leftover
+    `<index>.lock` (provably stale then: drop_stale_index_lock), so nothing
+    that runs under it, isolation sync included, meets a killed git's lock."""
+    lock = locks.acquire(s.lock_path, holder, f"session {s.name}'s lock", lambda: locks.timeout(s.git),
+                         shared=shared, yield_to=yield_to)
+    if not shared:
+        try:
+            drop_stale_index_lock(s, holder.split("\t")[-1].removeprefix("git "))
+        except BaseException:
+            lock.release()
+            raise
+    return lock
 
 
 def drop_stale_index_lock(s: Session, command: str) -> None:
@@ -73,11 +86,11 @@ def drop_stale_index_lock(s: Session, command: str) -> None:
         pass
 
 
-def read_lock_fds(s: Session) -> list[int]:
+def read_lock_fds(s: Session, yield_to: Callable[[dict[str, str] | None], bool] | None = None) -> list[int]:
     """The session lock, shared, as fds to hand to git: held by readers for as
     long as their git runs. A read-only repository simply gets no lock."""
     try:
-        return [session_lock(s, "", shared=True).fd]
+        return [session_lock(s, "", shared=True, yield_to=yield_to).fd]
     except (OSError, ReadOnly):
         return []
 
@@ -89,18 +102,26 @@ def update(s: Session, reading: bool) -> None:
     # git 2.39 does not verify the index checksum when reading, so damage
     # behind a good header would be committed: writers pay for a full check.
     if session_index.looks_broken(si.path) or not session_index.verified(si.path):
-        _recover(s)
+        _say(s, repair.recover_index(si, s.name))
+    if repair.index_missing(si):
+        _say(s, repair.recover_missing_index(si, s.name))
+    problem = repair.base_problem(si)
+    if problem:
+        _say(s, repair.recover_base(si, s.name, problem))
     try:
         _update(s, reading)
-    except GitError:
-        if not session_index.is_corrupt(si.path):
+    except GitError as exc:
+        if session_index.is_corrupt(si.path) or repair.unreadable(exc):
+            _say(s, repair.recover_index(si, s.name))
+        elif not repair.base_is_commit(si):
+            _say(s, repair.recover_base(si, s.name, f"its base {si.base()} is not a commit"))
+        else:
             raise
-        _recover(s)
         _update(s, reading)
 
 
-def _recover(s: Session) -> None:
-    sys.stderr.write(f"gitlane: session {s.name}: {session_index.recover(s.index, s.name)}\n")
+def _say(s: Session, what: str) -> None:
+    sys.stderr.write(f"gitlane: session {s.name}: {what}\n")
     isolation.invalidate(s)
 
 
@@ -135,6 +156,10 @@ def _create(s: Session) -> None:
         s.index.create(meanwhile=register)
         isolation.invalidate(s)
         isolation.sync(s, conns[0])
+        # A peer appears: sessions that staged while alone wrote no snapshot
+        # ref (session.snapshot); from now on their staged work needs one.
+        from gitlane.session import snapshot
+        snapshot.protect_all(s.git, skip=s.dir)
     finally:
         for conn in conns:
             conn.close()

@@ -130,13 +130,21 @@ def bump(conn: sqlite3.Connection) -> Change:
 # --- reading ---------------------------------------------------------------------
 
 def matcher(patterns: Sequence[str]) -> Callable[[str], bool]:
-    """gitwildmatch globs relative to the top of the work tree (pathspec)."""
+    """gitwildmatch globs relative to the top of the work tree (pathspec). A
+    glob too complex to match in bounded time (shared.globs; refused by
+    `reserve`, so only a database from an older gitlane has one) matches
+    only the path spelled exactly like it."""
     import pathspec
+    from gitlane.shared import globs
+    literal = {p for p in patterns if globs.problem(p)}
+    safe = [p for p in patterns if p not in literal]
     try:  # pathspec >= 1.0 renamed the factory; 'gitwildmatch' warns there
-        spec = pathspec.PathSpec.from_lines("gitignore", patterns)
+        spec = pathspec.PathSpec.from_lines("gitignore", safe)
     except (KeyError, LookupError):
-        spec = pathspec.PathSpec.from_lines("gitwildmatch", patterns)
-    return spec.match_file
+        spec = pathspec.PathSpec.from_lines("gitwildmatch", safe)
+    if not literal:
+        return spec.match_file
+    return lambda path: path in literal or spec.match_file(path)
 
 
 def alive_checker(conn: sqlite3.Connection) -> Callable[[str], bool]:
@@ -250,6 +258,15 @@ def has_claims(conn: sqlite3.Connection, name: str) -> bool:
     return conn.execute("SELECT 1 FROM claims WHERE session = ? LIMIT 1", (name,)).fetchone() is not None
 
 
+def others_hold_any(conn: sqlite3.Connection, wt: str, me: str, now: float | None = None) -> bool:
+    """Could find() name any owner for `me` at all? False when no other
+    session claims a path here or holds an exclusive reservation: then no
+    path list needs computing to know that nothing is refused."""
+    if conn.execute("SELECT 1 FROM claims WHERE wt = ? AND session != ? LIMIT 1", (wt, me)).fetchone():
+        return True
+    return bool(_reservation_rows(conn, me, now or time.time()))
+
+
 # --- writing: claims ------------------------------------------------------------
 
 def set_staged(conn: sqlite3.Connection, wt: str, me: str, staged: Sequence[bytes]) -> Change | None:
@@ -346,11 +363,17 @@ def transfer(conn: sqlite3.Connection, src: str, dst: str) -> None:
 
 # --- who made a commit; who owns a merge in progress ------------------------------------
 
+# Audit events whose commit_id is a commit the session made (a `reset` records
+# the commit it moved to, which it did not make).
+MAKING_EVENTS = ("commit", "amend", "merge", "cherry-pick", "revert", "am", "pull", "rebase")
+
+
 def commit_maker(conn: sqlite3.Connection, commit: str | None) -> str | None:
-    """The session that made this commit (its last `commit` or `amend` audit
-    record), or None: a person, another tool, or unknown."""
-    row = conn.execute("SELECT session FROM audit WHERE commit_id = ? AND event IN ('commit', 'amend') "
-                       "ORDER BY id DESC LIMIT 1", (commit,)).fetchone()
+    """The session that made this commit (its last audit record of a making
+    event), or None: a person, another tool, or unknown."""
+    marks = ",".join("?" * len(MAKING_EVENTS))
+    row = conn.execute(f"SELECT session FROM audit WHERE commit_id = ? AND event IN ({marks}) "
+                       "ORDER BY id DESC LIMIT 1", (commit, *MAKING_EVENTS)).fetchone()
     return row[0] if row else None
 
 
@@ -394,6 +417,10 @@ def pattern_problem(pattern: str) -> str | None:
         return "it is empty, too long or has control characters"
     if pattern.startswith(("/..", "../")) or "/../" in pattern or pattern in ("..", "."):
         return "it points outside the work tree"
+    from gitlane.shared import globs
+    too_complex = globs.problem(pattern)
+    if too_complex:
+        return too_complex + ": such a glob takes too long to match"
     try:
         matcher([pattern])
     except Exception as exc:  # pathspec's own errors: bad glob syntax

@@ -49,30 +49,74 @@ CREATE TABLE IF NOT EXISTS shared_state (
 Connection = sqlite3.Connection
 
 
+class _Kept(sqlite3.Connection):
+    """A connection of a process that leaves by os._exit: close() keeps it.
+    The last connection to close checkpoints the WAL into the database and
+    fsyncs it (10-20 ms per command on a busy disk); a connection that
+    never closes leaves its committed transactions in the WAL, where the
+    next connection finds them: sqlite's own crash recovery."""
+
+    def close(self) -> None:
+        pass
+
+
+_kept: dict[str, sqlite3.Connection] = {}
+_keep = False
+
+
+def keep_open() -> None:
+    """Called by the shim's full path, which ends in os._exit or exec: one
+    connection per database for the whole process, reused by every
+    connect(), never closed (docs/DESIGN.md, "Performance budget")."""
+    global _keep
+    _keep = True
+
+
 def path(state_dir: str) -> str:
     return os.path.join(state_dir, layout.DB)
 
 
 def connect(state_dir: str, create: bool = True, repairing: bool = False) -> sqlite3.Connection:
     db = path(state_dir)
+    from gitlane import files
+    files.refuse_links(os.path.dirname(state_dir), state_dir)
     existed = os.path.exists(os.path.join(state_dir, layout.GENERATION))
     if not os.path.exists(db) and (existed or not create) and not repairing:
         # Recreating it empty would silently drop every live session's claims.
         raise StateError(f"the gitlane state database {db} is missing",
                          "`gitlane doctor --repair` rebuilds it from the session folders "
                          "(staged work lives in the session indexes and is kept)")
+    kept = _kept.get(db) if _keep else None
+    if kept is not None and not kept.in_transaction:
+        return kept
+    from gitlane.shared import storage
+    storage.note_opened(db)
     try:
         os.makedirs(state_dir, exist_ok=True)
-        conn = sqlite3.connect(db, timeout=30, isolation_level=None)
-        conn.execute("PRAGMA busy_timeout = 30000")
+        wait = busy_timeout()
+        conn = sqlite3.connect(db, timeout=wait, isolation_level=None,
+                               factory=_Kept if _keep else sqlite3.Connection)
+        conn.execute(f"PRAGMA busy_timeout = {int(wait * 1000)}")
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
         _migrate(conn)
-    except sqlite3.DatabaseError as exc:
-        raise StateError(f"gitlane state database {db} is unreadable: {exc}",
-                         "run `gitlane doctor --repair` to rebuild it from the session folders "
-                         "(staged work lives in the session indexes and is kept)") from None
+        if _keep:
+            _kept[db] = conn
+    except (sqlite3.DatabaseError, OSError) as exc:
+        # A full disk or a read-only mount is not damage (shared.storage).
+        raise storage.explain(exc, db) from None
     return conn
+
+
+def busy_timeout() -> float:
+    """How long to wait for another process's write transaction: 30 s, or
+    GITLANE_LOCK_TIMEOUT when that is shorter (no git config here: this runs
+    before git is asked anything)."""
+    try:
+        return min(30.0, max(0.0, float(os.environ.get("GITLANE_LOCK_TIMEOUT", "30"))))
+    except ValueError:
+        return 30.0
+
 
 
 def _migrate(conn: sqlite3.Connection) -> None:
@@ -137,10 +181,13 @@ def audit_records(conn: sqlite3.Connection, session: str | None = None, event: s
                   since: float | None = None, limit: int = 50) -> list[tuple]:  # type: ignore[type-arg]
     """The newest audit records first (AUDIT_COLUMNS), filtered (`gitlane log`)."""
     where, params = ["1 = 1"], []  # type: ignore[var-annotated]
-    for column, value in (("session = ?", session), ("event = ?", event), ("time >= ?", since)):
+    for column, value in (("session = ?", session), ("time >= ?", since)):
         if value is not None:
             where.append(column)
             params.append(value)
+    if event is not None:  # an event and its kinds: `force` also finds `force-release`
+        where.append("(event = ? OR substr(event, 1, ?) = ?)")
+        params += [event, len(event) + 1, event + "-"]
     return conn.execute(f"SELECT {', '.join(AUDIT_COLUMNS)} FROM audit WHERE {' AND '.join(where)} "
                         "ORDER BY id DESC LIMIT ?", (*params, max(1, limit))).fetchall()
 
@@ -175,3 +222,19 @@ def state_file(conn: sqlite3.Connection, name: str) -> str | None:
     """A file beside the database (the generation file)."""
     db = conn.execute("PRAGMA database_list").fetchone()[2]
     return os.path.join(os.path.dirname(db), name) if db else None
+
+
+def integrity_ok(db_path: str) -> bool:
+    """Does the database open read-only and pass PRAGMA integrity_check? Then
+    it is not damaged, whatever made a command fail, and `doctor --repair`
+    must not rebuild it."""
+    if not os.path.isfile(db_path):
+        return False
+    try:
+        conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=5)
+        try:
+            return conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return False

@@ -80,7 +80,7 @@ def try_reclaim(repo: "Repo", path: str, audit: Callable[[str, str], None], grac
 def _describe(holders: list | None) -> str:  # type: ignore[type-arg]
     if not holders:
         return "a git process may still be writing it"
-    return "held while " + ", ".join(f"pid {pid} runs `{cmd[:60]}`" for pid, cmd in holders[:3]) + " runs"
+    return "held while " + ", ".join(f"pid {pid} runs `{cmd[:60]}`" for pid, cmd in holders[:3])
 
 
 def _reclaim(path: str, st: os.stat_result, age: float, audit: Callable[[str, str], None]) -> None:
@@ -94,21 +94,87 @@ def _reclaim(path: str, st: os.stat_result, age: float, audit: Callable[[str, st
 
 
 def repo_git_processes(repo: "Repo") -> list[tuple[int, str]]:
-    """git processes whose cwd is inside this repository (excluding our own
-    ancestors, which may be a git running a hook that called us)."""
+    """Every live git process of this repository, however it was started: its
+    cwd, `-C`, `--git-dir`/`--work-tree`, GIT_DIR/GIT_COMMON_DIR/GIT_WORK_TREE
+    in its environment, or a linked worktree of the same repository (our own
+    ancestors excluded: a git running the hook that called us). A git we may
+    not inspect counts as a holder: in doubt we wait, never delete."""
     import psutil
     mine = {os.getpid()} | {p.pid for p in _ancestors()}
-    top, gdir = repo.top.rstrip("/") + "/", repo.git_dir.rstrip("/") + "/"
+    roots = repo_roots(repo)
     found = []
     for proc in psutil.process_iter(["pid", "name", "cwd", "cmdline"]):
         info = proc.info
         name = info.get("name") or ""
         if info["pid"] in mine or not (name == "git" or name.startswith("git-")):
             continue
-        cwd = (info.get("cwd") or "") + "/"
-        if cwd.startswith(top) or cwd.startswith(gdir):
-            found.append((info["pid"], " ".join(info.get("cmdline") or [name])))
+        argv = info.get("cmdline") or [name]
+        try:
+            env = proc.environ()
+        except psutil.NoSuchProcess:
+            continue
+        except psutil.Error:
+            env = None
+        if info.get("cwd") is None or env is None or belongs(info["cwd"], argv, env, roots):
+            found.append((info["pid"], " ".join(argv)))
     return found
+
+
+_REPO_VARS = ("GIT_DIR", "GIT_COMMON_DIR", "GIT_WORK_TREE")
+
+
+def belongs(cwd: str, argv: list[str], env: "dict[str, str]", roots: list[str]) -> bool:
+    """Does a git process with this cwd, argv and environment work on the
+    repository whose folders are `roots` (real paths)? Pure: tested by table."""
+    here = cwd
+    places = [cwd]
+    words = argv[1:]
+    i = 0
+    while i < len(words):
+        word = words[i]
+        if word == "-C" and i + 1 < len(words):
+            here = os.path.join(here, words[i + 1])
+            places.append(here)
+            i += 2
+            continue
+        if word in ("--git-dir", "--work-tree") and i + 1 < len(words):
+            places.append(os.path.join(here, words[i + 1]))
+            i += 2
+            continue
+        if word.startswith(("--git-dir=", "--work-tree=")):
+            places.append(os.path.join(here, word.split("=", 1)[1]))
+        elif word == "-c" or word == "--config-env":
+            i += 1
+        elif not word.startswith("-"):
+            break  # the command: the rest are its arguments
+        i += 1
+    places += [os.path.join(cwd, env[k]) for k in _REPO_VARS if env.get(k)]
+    for place in places:
+        real = os.path.realpath(place).rstrip("/") + "/"
+        if any(real.startswith(root) for root in roots):
+            return True
+    return False
+
+
+def repo_roots(repo: "Repo") -> list[str]:
+    """The real paths (with a trailing /) under which a git works on this
+    repository: its work tree, git dirs, and every linked worktree's top."""
+    roots = {repo.top, repo.git_dir, repo.common_dir}
+    wts = os.path.join(repo.common_dir, "worktrees")
+    try:
+        names = os.listdir(wts)
+    except OSError:
+        names = []
+    for name in names:
+        try:
+            with open(os.path.join(wts, name, "gitdir"), encoding="utf-8", errors="replace") as f:
+                dotgit = f.read().strip()
+        except OSError:
+            continue
+        if dotgit:
+            roots.add(os.path.dirname(dotgit))
+        roots.add(os.path.join(wts, name))
+    return sorted(os.path.realpath(r).rstrip("/") + "/" for r in roots if r)
 
 
 def _ancestors() -> list:  # type: ignore[type-arg]

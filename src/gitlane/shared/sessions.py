@@ -93,6 +93,7 @@ def ensure(conn: sqlite3.Connection, name: str, sdir: str, env: Mapping[str, str
     it has none or has ended."""
     current = get(conn, name)
     if current is not None and current.ended is None:
+        _seen(conn, current)
         return current
     rec = register(conn, name, env, cwd, label)
     write_owner(sdir, rec)
@@ -128,3 +129,22 @@ def restore(conn: sqlite3.Connection, name: str, pid: int | None, ctime: float |
     with db.tx(conn):
         conn.execute(f"INSERT OR REPLACE INTO sessions ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, '', ?)",
                      (name, pid, ctime, label, now, now, None if pid else now))
+
+
+SEEN_EVERY = 30.0  # seconds: last_seen is kept to about this, for one write at most this often
+
+
+def _seen(conn: sqlite3.Connection, rec: Record) -> None:
+    """Note that the session just ran a command (`last_seen`)."""
+    now = time.time()
+    if now - rec.last_seen >= SEEN_EVERY:
+        with db.tx(conn):
+            conn.execute("UPDATE sessions SET last_seen = ? WHERE name = ?", (now, rec.name))
+        rec.last_seen = now
+
+
+def peer_live(conn: sqlite3.Connection, me: str) -> bool:
+    """Is any session other than `me` live? Peer rules apply only then
+    (README, "Alone, a session is plain git")."""
+    rows = conn.execute("SELECT pid, ctime FROM sessions WHERE name != ? AND ended IS NULL", (me,)).fetchall()
+    return any(liveness.is_alive(pid, ctime) for pid, ctime in rows)
