@@ -54,6 +54,15 @@ def _plan_or_none(argv: list[str]) -> tuple[dict[bytes, bytes], int] | None:
         return None
 
 
+def _shows_ignored(argv: list[str]) -> bool:
+    for word in argv:
+        if word == "--":
+            return False
+        if word.startswith("--ignored"):
+            return word != "--ignored=no"
+    return False
+
+
 def read_plan(argv: list[str], env: dict[bytes, bytes], cwd: str) -> tuple[dict[bytes, bytes], int] | None:
     """(git's environment, the session lock's fd held shared) when this is a
     read in a session that is in step; None when the full path must decide."""
@@ -67,6 +76,8 @@ def read_plan(argv: list[str], env: dict[bytes, bytes], cwd: str) -> tuple[dict[
     sdir = layout.session_dir(git_dir, "", name)
     if not layout.is_dir(sdir) or layout.symlink_in(git_dir, sdir):
         return None
+    if argv[0] == "status" and layout.is_file(sdir + "/" + layout.EXCLUDE) and _shows_ignored(argv):
+        return None  # peers' new files would show as `!!`: the full path says so (run.dispatch)
     fd = _lock_shared(sdir + "/" + layout.LOCK)
     if fd < 0:
         return None

@@ -46,6 +46,8 @@ BEFORE_SWITCH = "index.before-switch"  # the session index as it was before that
 ENDED_ON = "ended-on"      # the private HEAD a session ended on, for `gitlane status` (unmerged branches)
 PREVIOUS = "previous"      # the HEAD the session switched away from last, for `git switch -`
 WARNED = "warned"          # "<base> <head>" of the last rebase conflict we warned about
+WINDOW = "window"          # the open shell window: start (fs clock, ns), then the dirty set's lstat (session.window)
+WINDOWS = "windows"        # "<start> <end>" of recent closed shell windows, for peers' overlap checks
 STAGED_SET = "staged.set"  # "<index trailer> <base>\n" + NUL-separated paths the index stages against base
 ADOPTED_PATCH = "adopted.patch"  # the staged work `gitlane adopt` took over, kept
 

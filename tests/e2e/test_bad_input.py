@@ -152,7 +152,11 @@ def test_pathspec_magic_cannot_sneak_past_ownership(magic) -> None:
     lane, a, b = magic
     lane.write("d/new.txt", "B's new file\n")
     assert run_in(lane, "B", b, "add", "d/b.txt", "d/new.txt").returncode == 0
-    # view isolation hides B's tracked d/b.txt, the per-session excludes B's new d/new.txt
+    # view isolation hides B's tracked d/b.txt, the per-session excludes B's new d/new.txt;
+    # A's own d/a.txt is nobody's until A names it (issue 13, the safety net)
+    res = run_in(lane, "A", a, "add", ":(glob)d/*.txt")
+    assert res.returncode == 1 and "  d/a.txt  owned by nobody (unattributed)\n" in res.stderr.decode()
+    assert run_in(lane, "A", a, "add", "d/a.txt").returncode == 0
     res = run_in(lane, "A", a, "add", ":(glob)d/*.txt")
     assert res.returncode == 0, res.stderr.decode()
     assert lane.staged("A") == {"d/a.txt"}

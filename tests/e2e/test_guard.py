@@ -186,6 +186,11 @@ def test_reset_hard_allowed_when_other_session_has_nothing_staged(lane: Lane, ow
     a, b = owner_proc().pid, owner_proc().pid
     lane.git("status", session="B", pid=b)              # B is live, but idle
     lane.write("README", "A's edit\n")
+    # an edit nobody can attribute is nobody's to destroy (issue 13)...
+    res = lane.git("reset", "-q", "--hard", session="A", pid=a, check=False)
+    assert res.returncode == 1 and "README  owned by nobody (unattributed)" in res.stderr.decode()
+    assert lane.read("README") == "A's edit\n"
+    lane.git("add", "README", session="A", pid=a)       # ...naming it makes it A's
     res = lane.git("reset", "-q", "--hard", session="A", pid=a, check=False)
     assert res.returncode == 0, res.stderr.decode()
     assert lane.read("README") == "hello\n"
@@ -263,9 +268,12 @@ def test_clean_of_others_untracked_claim_refused(duo: Duo) -> None:
 def test_clean_own_paths_allowed(duo: Duo) -> None:
     duo.lane.write("junk.tmp", "junk\n")
     duo.lane.write("build/out.o", "obj\n")
+    # build/out.o is nobody's until named (issue 13): naming the folder is not enough
     res = duo.a("clean", "-fd", "--", "junk.tmp", "build")
+    assert res.returncode == 1 and "build/out.o  owned by nobody (unattributed)" in res.stderr.decode()
+    res = duo.a("clean", "-fd", "--", "junk.tmp", "build/out.o")
     assert res.returncode == 0, res.stderr.decode()
-    assert not (duo.lane.path / "junk.tmp").exists() and not (duo.lane.path / "build").exists()
+    assert not (duo.lane.path / "junk.tmp").exists() and not (duo.lane.path / "build/out.o").exists()
     duo.assert_b_intact()
 
 
@@ -451,18 +459,23 @@ def test_view_isolation_protects_b(duo: Duo, args: list[str], forced: bool) -> N
     assert duo.lane.tree_files()["P"] == P_STAGED.decode() and duo.disk("P") == P_DISK
 
 
-def test_commit_a_through_the_shim_refuses_bs_path(duo: Duo) -> None:
+def test_commit_a_through_the_shim_leaves_bs_path_out(duo: Duo) -> None:
+    """Issue 13: `commit -a` is `add -u` of this session's view: B's P is not
+    part of it; A's unattributed Q is refused until A names it."""
     (duo.lane.path / "Q").write_bytes(Q_EDIT)
     head = duo.lane.head()
     res = duo.a("commit", "-q", "-a", "-m", "A commits everything")
     err = res.stderr.decode()
     assert res.returncode == 1, err
-    assert err.startswith("gitlane: refusing to commit -a: it would sweep 1 path owned by another live session:\n"
-                          f"  P  staged by session B (pid {duo.b_pid}, "), err
+    assert err.startswith("gitlane: refusing `git commit -a`: it would also take 1 change this session did not "
+                          "make, while other sessions are live:\n  Q  owned by nobody (unattributed)\n"), err
     assert duo.lane.head() == head and duo.lane.staged("A") == set()
     duo.assert_b_intact()
-    res = duo.a("commit", "-q", "-m", "A commits Q by name", "--", "Q")
+    assert duo.a("add", "Q").returncode == 0                 # naming Q claims it
+    res = duo.a("commit", "-q", "-a", "-m", "A commits its own work")
     assert res.returncode == 0, res.stderr.decode()
+    assert f"commit -a left out 1 path other live sessions changed:\n  P  owned by session B (pid {duo.b_pid})" \
+        in res.stderr.decode()
     assert duo.lane.commit_files("HEAD") == {"Q"}
     duo.assert_b_intact()
 
@@ -535,7 +548,40 @@ def _wait_for(path: Path, proc: subprocess.Popen, deadline: float = 60.0) -> Non
         time.sleep(0.01)
 
 
-@pytest.mark.parametrize("claim", ["staged-then-edited", "edit-hook"])
+def _open_gate(gate: Path) -> None:
+    try:
+        fd = os.open(gate, os.O_WRONLY | os.O_NONBLOCK)
+    except OSError:
+        return
+    try:
+        os.write(fd, b"go\n")
+    finally:
+        os.close(fd)
+
+
+def _bash_window(lane: Lane, sid: str, write) -> None:  # type: ignore[no-untyped-def]
+    """`write()` inside a Claude Code Bash call of session `sid` (its two hooks)."""
+    for event, name in (("pre-tool-use", "PreToolUse"), (None, None), ("post-tool-use", "PostToolUse")):
+        if event is None:
+            write()
+            continue
+        payload = json.dumps({"session_id": sid, "cwd": str(lane.path), "hook_event_name": name,
+                              "tool_name": "Bash", "tool_input": {"command": "sed -i s/a/b/ P"},
+                              "tool_response": {"stdout": "", "stderr": "", "interrupted": False}})
+        res = subprocess.run([str(SHIM / "gitlane"), "hook", event], cwd=lane.path, input=payload.encode(),
+                             capture_output=True, env=shim_env())
+        assert res.returncode == 0 and res.stderr == b"", res.stderr.decode()
+
+
+def _edit_hook(lane: Lane, sid: str, path: str) -> None:
+    payload = json.dumps({"session_id": sid, "tool_name": "Edit", "cwd": str(lane.path),
+                          "hook_event_name": "PostToolUse", "tool_input": {"file_path": path}})
+    res = subprocess.run([str(SHIM / "gitlane"), "hook", "post-tool-use"], cwd=lane.path, input=payload.encode(),
+                         capture_output=True, env=shim_env())
+    assert res.returncode == 0 and res.stderr == b"", res.stderr.decode()
+
+
+@pytest.mark.parametrize("claim", ["staged-then-edited", "edit-hook", "bash-window", "unattributed"])
 def test_pre_commit_framework_keeps_bs_edit(lane: Lane, owner_proc, tmp_path: Path, claim: str) -> None:
     """A commits Q through the real pre-commit framework (which stashes
     unstaged changes while hooks run, OpenTranscribe#434) while B has an
@@ -571,20 +617,20 @@ def test_pre_commit_framework_keeps_bs_edit(lane: Lane, owner_proc, tmp_path: Pa
                          env=_plain_env())
     assert res.returncode == 0, res.stderr.decode()
     a, b = owner_proc().pid, owner_proc().pid
+    lane.git("status", session="B", pid=b)
     if claim == "staged-then-edited":
         lane.write("P", "B staged\n")
         lane.git("add", "P", session="B", pid=b)
-    else:  # an agent's Edit tool, recorded by the Claude Code hook
-        lane.git("status", session="B", pid=b)
-        payload = json.dumps({"session_id": "B", "tool_name": "Edit", "cwd": str(lane.path),
-                              "tool_input": {"file_path": "P"}})
-        res = subprocess.run([str(SHIM / "gitlane"), "hook", "post-tool-use"], cwd=lane.path, input=payload.encode(),
-                             capture_output=True, env=shim_env())
-        assert res.returncode == 0 and res.stderr == b"", res.stderr.decode()
-    lane.write("P", "B's unstaged edit\n")
+    elif claim == "edit-hook":  # an agent's Edit tool, recorded by the Claude Code hook
+        _edit_hook(lane, "B", "P")
+    if claim == "bash-window":  # a write through B's Bash tool, seen by its window (issue 13)
+        _bash_window(lane, "B", lambda: lane.write("P", "B's unstaged edit\n"))
+    else:
+        lane.write("P", "B's unstaged edit\n")  # unattributed: hidden from A's commit all the same
     lane.write("Q", "A's Q\n")
     lane.git("add", "Q", session="A", pid=a)
-    lane.write("R", "A's unstaged R\n")     # so pre-commit really stashes
+    lane.write("R", "A's unstaged R\n")     # A's own unstaged change, so pre-commit really stashes
+    _edit_hook(lane, "A", "R")
     proc = subprocess.Popen([str(SHIM / "git"), "commit", "-m", "A commits Q"], cwd=lane.path,
                             env=shim_env("A", a), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
@@ -596,6 +642,7 @@ def test_pre_commit_framework_keeps_bs_edit(lane: Lane, owner_proc, tmp_path: Pa
         out, err = proc.communicate(timeout=120)
     finally:
         if proc.poll() is None:
+            _open_gate(gate)  # a failed assertion must not leave the hook blocked on the FIFO
             proc.kill()
             proc.communicate()
     text = out.decode() + err.decode()
@@ -622,6 +669,9 @@ def test_stash_with_message_refused(duo: Duo) -> None:
 def test_others_claimed_untracked_files_are_hidden(duo: Duo) -> None:
     (duo.lane.path / "Q").write_bytes(Q_EDIT)
     assert duo.a("status", "--porcelain").stdout == b" M Q\n"
+    res = duo.a("add", ".")                                  # Q is nobody's yet (issue 13)
+    assert res.returncode == 1 and "Q  owned by nobody (unattributed)" in res.stderr.decode()
+    assert duo.a("add", "Q").returncode == 0
     res = duo.a("add", ".")
     assert res.returncode == 0, res.stderr.decode()
     assert duo.lane.staged("A") == {"Q"}

@@ -23,7 +23,7 @@ from gitlane.testing.lane import SHIM, Lane, shim_env
 
 SID = "7f3c1e52-9a4b-4c1d-8e2f-0b6a5d4c3b21"
 GITLANE = str(SHIM / "gitlane")
-MATCHER = "Edit|Write|MultiEdit|NotebookEdit"
+MATCHER = "Edit|Write|MultiEdit|NotebookEdit|Bash"
 
 
 # --- helpers -------------------------------------------------------------------

@@ -168,6 +168,10 @@ def test_add_all_is_all_or_nothing(lane: Lane, owner_proc) -> None:
     assert snapshot(lane, "s2") == before
     # Whole-tree adds never see the peer's claimed file (per-session excludes,
     # docs/DESIGN.md, "View isolation"): they stage exactly this session's own changes.
+    # mine.txt is nobody's until s2 names it (issue 13, the safety net)
+    res = lane.git("add", "-A", session="s2", pid=p2.pid, check=False)
+    assert res.returncode == 1 and "mine.txt  owned by nobody (unattributed)" in res.stderr.decode()
+    lane.git("add", "mine.txt", session="s2", pid=p2.pid)
     for args in (["add", "-A"], ["add", "."]):
         lane.git(*args, session="s2", pid=p2.pid)
         assert staged_set(lane, "s2") == {"mine.txt"}, args
@@ -176,9 +180,10 @@ def test_add_all_is_all_or_nothing(lane: Lane, owner_proc) -> None:
 
 @pytest.mark.parametrize("warm", [True, False], ids=["peer-seen-claim", "peer-first-command"])
 def test_commit_a_never_sweeps_a_peers_claimed_path(lane: Lane, owner_proc, warm: bool) -> None:
-    """`commit -a` refuses, listing the path another live session staged
-    (docs/DESIGN.md, "Ownership": it never sweeps it). Nothing changes; committing one's own paths
-    by name then works, and the owner's file and staged content stay intact."""
+    """`commit -a` never sweeps the path another live session staged
+    (docs/DESIGN.md, "Ownership"); here it refuses for s2's own README, which
+    nobody can attribute (issue 13). Nothing changes; committing one's own
+    paths by name then works, and the owner's file and staged content stay intact."""
     seed(lane, {"a.txt": "base\n"})
     p1, p2 = owner_proc(), owner_proc()
     lane.write("a.txt", "s1 staged\n")
@@ -192,8 +197,8 @@ def test_commit_a_never_sweeps_a_peers_claimed_path(lane: Lane, owner_proc, warm
     res = lane.git("commit", "-q", "-a", "-m", "s2", session="s2", pid=p2.pid, check=False)
     err = res.stderr.decode()
     assert res.returncode == 1
-    assert err.startswith("gitlane: refusing to commit -a")
-    assert "a.txt" in err and "session s1" in err and f"pid {p1.pid}" in err and "\nhint: " in err
+    assert err.startswith("gitlane: refusing `git commit -a`")
+    assert "README  owned by nobody (unattributed)" in err and "a.txt" not in err and "\nhint: " in err
     assert lane.head() == old
     lane.git("commit", "-q", "-m", "s2", "README", session="s2", pid=p2.pid)
     assert lane.plain("rev-parse", "HEAD~1").stdout.decode().strip() == old

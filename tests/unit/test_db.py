@@ -29,7 +29,7 @@ def test_connect_creates_the_schema(folder: Path) -> None:
     try:
         assert (folder / layout.DB).exists()
         assert tables(conn) == {"meta", "sessions", "claims", "reservations", "audit", "shared_state"}
-        assert dict(conn.execute("SELECT key, value FROM meta")) == {"schema": "1", "generation": "0"}
+        assert dict(conn.execute("SELECT key, value FROM meta")) == {"schema": str(db.SCHEMA_VERSION), "generation": "0"}
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert conn.execute("PRAGMA busy_timeout").fetchone()[0] == 30000
         assert not conn.in_transaction                 # autocommit outside db.tx

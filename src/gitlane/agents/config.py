@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 CLAUDE_EDITS = "Edit|Write|MultiEdit|NotebookEdit"
+CLAUDE_TOOLS = CLAUDE_EDITS + "|Bash"  # Bash: the shell window (session.window)
 CODEX_TOOLS = "Bash|apply_patch"
 GEMINI_EDITS = "write_file|replace|edit"
 
@@ -44,8 +45,8 @@ class Agent:
 
 AGENTS = {
     "claude": Agent("claude", ".claude", "settings.json", {
-        "SessionStart": ("session-start", None), "PreToolUse": ("pre-tool-use", CLAUDE_EDITS),
-        "PostToolUse": ("post-tool-use", CLAUDE_EDITS), "SessionEnd": ("session-end", None)}, timeout=10),
+        "SessionStart": ("session-start", None), "PreToolUse": ("pre-tool-use", CLAUDE_TOOLS),
+        "PostToolUse": ("post-tool-use", CLAUDE_TOOLS), "SessionEnd": ("session-end", None)}, timeout=10),
     # Codex has no session-end event (Stop ends a turn): liveness ends the session.
     "codex": Agent("codex", ".codex", "hooks.json", {
         "SessionStart": ("session-start", None), "PreToolUse": ("pre-tool-use", CODEX_TOOLS),
@@ -53,7 +54,7 @@ AGENTS = {
     "gemini": Agent("gemini", ".gemini", "settings.json", {
         "SessionStart": ("session-start", None),
         "BeforeTool": ("pre-tool-use", GEMINI_EDITS + "|run_shell_command"),
-        "AfterTool": ("post-tool-use", GEMINI_EDITS), "SessionEnd": ("session-end", None)},
+        "AfterTool": ("post-tool-use", GEMINI_EDITS + "|run_shell_command"), "SessionEnd": ("session-end", None)},
         timeout=10000, named=True),
 }
 _OURS = re.compile(r"gitlane'? hook(?: --agent [a-z]+)? (?:session-start|pre-tool-use|post-tool-use|session-end)$")
@@ -78,8 +79,13 @@ def install(agent: Agent, data: dict[str, Any], prefix: str) -> list[str]:
         if event in hooks and not isinstance(hooks[event], list):
             continue  # not ours to reshape; `is_valid` reports it
         groups = hooks.setdefault(event, [])
-        if any(isinstance(g, dict) and isinstance(h, dict) and h.get("command") == command
-               for g in groups for h in (g.get("hooks") or [] if isinstance(g, dict) else [])):
+        mine = [g for g in groups if isinstance(g, dict) and any(
+            isinstance(h, dict) and h.get("command") == command for h in (g.get("hooks") or []))]
+        if mine:
+            for g in mine:  # an older install, before the shell tools joined the matcher
+                if matcher and g.get("matcher") != matcher and len(g.get("hooks") or []) == 1:
+                    g["matcher"] = matcher
+                    changed.append(event)
             continue
         group: dict[str, Any] = {"hooks": [agent.entry(prefix, arg)]}
         if matcher:

@@ -12,7 +12,6 @@ the documented payloads in tests/unit/fixtures/agent_payloads.json.
 from __future__ import annotations
 
 import os
-import re
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -34,7 +33,7 @@ PATCH_TOOLS = {"codex": ("apply_patch",)}
 # where an agent keeps its session id in the hook's environment when the payload lacks it
 SESSION_ENV = {"claude": "CLAUDE_CODE_SESSION_ID", "codex": "CODEX_SESSION_ID", "gemini": "GEMINI_SESSION_ID"}
 LABEL = {"claude": "claude-code", "codex": "codex", "gemini": "gemini-cli"}
-_PATCH_LINE = re.compile(r"^\*\*\* (?:Add File|Update File|Delete File|Move to): (.+?)\s*$", re.M)
+_PATCH_LINE = r"^\*\*\* (?:Add File|Update File|Delete File|Move to): (.+?)\s*$"  # re loads only for patches
 
 
 class Event:
@@ -111,7 +110,8 @@ def _patch_paths(tool_input: Mapping[str, Any]) -> list[str]:
     """The files a Codex apply_patch touches: its patch text names each one on
     an `*** Add File:` / `*** Update File:` / `*** Delete File:` / `*** Move to:` line."""
     text = next((v for k in ("command", "input", "patch") if isinstance(v := tool_input.get(k), str)), "")
-    return _PATCH_LINE.findall(text)
+    import re
+    return re.findall(_PATCH_LINE, text, re.M)
 
 
 def reply(event: Event, out: dict[str, Any] | None, extra_env: Mapping[str, str] | None = None

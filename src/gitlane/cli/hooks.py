@@ -4,12 +4,11 @@ into one Event; output follows the agent's hook output contract. Any internal er
 message on stderr, exit 0, no decision, so a gitlane bug never stops an agent."""
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import sys
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import argparse
     from typing import Any
 
 from gitlane.agents.event import AGENTS, PHASES as EVENTS
@@ -27,24 +26,73 @@ def configure(p: argparse.ArgumentParser, name: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    return run_event(args.event, args.agent)
+
+
+def run_event(event: str, agent: str = "claude") -> int:
+    """One hook call (cli.main routes `gitlane hook EVENT` here without
+    argparse: a Bash call runs two of them)."""
     try:
-        payload = json.load(sys.stdin)
+        payload = load_json(sys.stdin.buffer.read())
         if not isinstance(payload, dict):
             raise ValueError("hook input is not a JSON object")
         from gitlane.agents import event as agent_event
-        ev = agent_event.parse(args.agent, args.event, payload)
-        out = HANDLERS[args.event](ev)
-        out, code, err = agent_event.reply(ev, out, _session_env(ev) if args.event == "session-start" else None)
+        ev = agent_event.parse(agent, event, payload)
+        out = HANDLERS[event](ev)
+        out, code, err = agent_event.reply(ev, out, _session_env(ev) if event == "session-start" else None)
     except Exception as exc:  # fail open, loudly
         if os.environ.get("GITLANE_TRACE") == "1":
             raise
-        sys.stderr.write(f"gitlane hook {args.event}: {type(exc).__name__}: {exc} (allowed anyway)\n")
+        sys.stderr.write(f"gitlane hook {event}: {type(exc).__name__}: {exc} (allowed anyway)\n")
         return 0
     if out is not None:
+        import json
         json.dump(out, sys.stdout)
         sys.stdout.write("\n")
     sys.stderr.write(err)
     return code
+
+
+class _Decoding:
+    """What the C scanner of the json package reads from its decoder."""
+    strict = True
+    object_hook = None
+    object_pairs_hook = None
+    parse_float = float
+    parse_int = int
+    memo: dict = {}
+
+    @staticmethod
+    def parse_constant(name: str) -> float:
+        return float({"NaN": "nan", "Infinity": "inf", "-Infinity": "-inf"}[name])
+
+
+def load_json(data: bytes) -> Any:
+    """json.loads without importing json (whose decoder imports re and enum:
+    most of a hook's start-up), through the C scanner it uses itself."""
+    text = data.decode("utf-8-sig")
+    try:
+        import _json
+        scan = _json.make_scanner(_Decoding())
+    except (ImportError, AttributeError):  # pragma: no cover - a Python without the C accelerator
+        import json
+        return json.loads(text)
+    start = len(text) - len(text.lstrip(" \t\n\r"))
+    try:
+        obj, end = scan(text, start)
+        if not text[end:].strip(" \t\n\r"):
+            return obj
+    except Exception:  # the scanner reports through json.decoder, not loaded yet
+        pass
+    import json
+    return json.loads(text)  # raises json's own JSONDecodeError
+
+
+def _shell_window(ev: Event, phase: str) -> None:
+    """A shell tool call opens ("pre") or closes ("post") the session's
+    shell window: what changes in between is the session's (session.window)."""
+    from gitlane.session import window
+    window.hook(_session(ev), ev.cwd or os.getcwd(), phase, ev.tool or "shell")
 
 
 def _session(ev: Event) -> str:
@@ -93,6 +141,8 @@ def session_start(ev: Event) -> dict[str, Any]:
 
 
 def pre_tool_use(ev: Event) -> dict[str, Any] | None:
+    if ev.is_shell:
+        _shell_window(ev, "pre")
     if ev.is_shell and ev.agent == "gemini":
         return _gemini_shell(ev)
     for path in ev.paths:  # every path is checked before any is claimed: a refusal changes nothing
@@ -142,6 +192,8 @@ def _pre_edit(ev: Event, path: str, claim: bool = True) -> dict[str, Any] | None
 
 
 def post_tool_use(ev: Event) -> None:
+    if ev.is_shell:
+        _shell_window(ev, "post")
     for path in ev.paths:
         env = _env_for(path)
         rel = _rel(env, path) if env is not None else None

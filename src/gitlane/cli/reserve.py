@@ -91,11 +91,30 @@ def _release(args: argparse.Namespace) -> int:
     if not args.all and not args.patterns and not args.session:
         raise Fatal("name the patterns to release, or --all", "gitlane release 'src/**'  or  gitlane release --all", code=2)
     conn = env.conn
+    match = _path_matcher(env, args.patterns)
     with db.tx(conn):
         count = claims.release(conn, target, args.patterns)
+        paths = claims.release_unstaged(conn, env.repo.worktree_id, target, match) if args.patterns else []
         event = "force-release" if target != env.name else "release"
-        db.audit(conn, event, env.name, argv=" ".join(args.patterns) or "--all", detail=f"of session {target}")
+        db.audit(conn, event, env.name, argv=" ".join(args.patterns) or "--all", detail=f"of session {target}",
+                 paths=b"\0".join(paths) or None)
     if args.json:
-        return emit_json(dict(session=target, released=count))
-    print(f"released {plural(count, 'reservation')} of session {target}")
+        out = dict(session=target, released=count)
+        if paths:
+            out["paths"] = [os.fsdecode(p) for p in paths]
+        return emit_json(out)
+    print(f"released {plural(count, 'reservation')} of session {target}"
+          + (f" and its changes to {plural(len(paths), 'path')} (now nobody's)" if paths else ""))
     return 0
+
+
+def _path_matcher(env, patterns: list[str]):  # type: ignore[no-untyped-def]
+    """A PATH (relative to here) or a glob (relative to the top) names the
+    paths whose unstaged attributions `release` ends."""
+    literal = set()
+    for p in patterns:
+        rel = os.path.relpath(os.path.abspath(p), env.repo.top)
+        if not rel.startswith(".."):
+            literal.add(os.fsencode(rel))
+    globs = claims.matcher([p for p in patterns if claims.pattern_problem(p) is None]) if patterns else None
+    return lambda path: path in literal or bool(globs and globs(os.fsdecode(path)))

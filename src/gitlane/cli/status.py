@@ -45,6 +45,7 @@ def collect(env) -> dict:  # type: ignore[no-untyped-def]
                            branch=_branch(env, sdir, rec.state),
                            age=round(now - rec.started), last_seen=round(now - rec.last_seen),
                            staged=staged, edits=[os.fsdecode(p) for p in mine.get(claims.EDIT, [])],
+                           bash=[os.fsdecode(p) for p in mine.get(claims.BASH, [])],
                            reservations=[r for r in reservations if r["session"] == rec.name],
                            current=rec.name == env.name))
     shared = [dict(what=w, session=sess, age=round(now - t)) for w, sess, t in merge_state.in_progress(conn, env.repo.git_dir)]
@@ -95,11 +96,12 @@ def render_sessions(sessions: list[dict]) -> str:
 def render_details(data: dict, me: str | None) -> list[str]:
     lines: list[str] = []
     for s in data["sessions"]:
-        if s["staged"] or s["edits"] or s["reservations"]:
+        if s["staged"] or s["edits"] or s["bash"] or s["reservations"]:
             lines.append("")
             lines.append(f"{s['name']} ({s['state']}): {plural(len(s['staged']), 'staged path')}")
             lines += [f"    staged    {p}" for p in s["staged"][:50]]
-            lines += [f"    editing   {p}" for p in s["edits"][:50]]
+            lines += [f"    editing   {p}  (unstaged, edit tool)" for p in s["edits"][:50]]
+            lines += [f"    changed   {p}  (unstaged, Bash call)" for p in s["bash"][:50]]
             lines += [f"    reserved  {r['pattern']} ({'exclusive' if r['exclusive'] else 'shared'}, "
                       f"{human_duration(r['expires_in'])} left{', ' + repr(r['reason']) if r['reason'] else ''})"
                       for r in s["reservations"]]

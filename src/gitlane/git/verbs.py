@@ -212,6 +212,44 @@ class Git:
         """`git add -u [-- PATHS]` as the user would run it, on this index."""
         self._user("add", "-u", *(["--", *paths] if paths else []), index=index)
 
+    def differs_from_head(self, paths: Sequence[bytes]) -> set[bytes]:
+        """Which of these paths differ on disk from HEAD (content, mode, type,
+        new or gone), without any index: a peer's skip-worktree bits cannot
+        hide them. Two spawns: ls-tree, and hash-object for the files."""
+        head: dict[bytes, tuple[bytes, bytes]] = {}
+        if paths and self.repo.head():
+            out = self.run("ls-tree", "-z", "--full-tree", "HEAD", "--",
+                           *(os.fsdecode(p) for p in paths), check=False).out
+            for rec in out.split(b"\0"):
+                meta, _, path = rec.partition(b"\t")
+                if path:
+                    mode, _, sha = meta.split(b" ")
+                    head[path] = (mode, sha)
+        differ: set[bytes] = set()
+        to_hash: list[bytes] = []
+        for p in paths:
+            try:
+                st = os.lstat(os.path.join(self.repo.top, os.fsdecode(p)))
+            except OSError:
+                st = None
+            was = head.get(p)
+            if st is None or was is None or not os.path.isfile(os.path.join(self.repo.top, os.fsdecode(p))) \
+                    or os.path.islink(os.path.join(self.repo.top, os.fsdecode(p))):
+                if not (st is None and was is None):
+                    differ.add(p)  # new, gone, or not a plain file (symlinks: conservatively changed)
+                continue
+            if was[0] != (b"100755" if st.st_mode & 0o100 else b"100644"):
+                differ.add(p)
+            else:
+                to_hash.append(p)
+        if to_hash:
+            res = self.run("hash-object", "--stdin-paths", input=b"\n".join(to_hash) + b"\n", check=False)
+            shas = res.out.split()
+            if res.rc != 0 or len(shas) != len(to_hash) or any(b"\n" in p for p in to_hash):
+                return differ | set(to_hash)  # when in doubt, it changed
+            differ |= {p for p, sha in zip(to_hash, shas) if sha != head[p][1]}
+        return differ
+
     def changed_between(self, *spec: str) -> list[bytes]:
         """Paths `git diff --name-only SPEC` lists (no index involved)."""
         res = self.run("diff", "--name-only", "-z", "--no-renames", *spec, check=False)

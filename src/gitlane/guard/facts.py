@@ -16,12 +16,14 @@ if TYPE_CHECKING:
     from gitlane.session import Session
 
 GUARDED = frozenset(("stash", "switch", "bisect", "checkout", "reset", "clean", "restore",
-                     "merge", "cherry-pick", "revert", "rebase", "update-index", "rm", "add", "branch"))
+                     "merge", "cherry-pick", "revert", "rebase", "update-index", "rm", "add", "branch", "pull"))
 
 
 def relevant(inv: Invocation) -> bool:
     if inv.command not in GUARDED:
         return False
+    if inv.command == "pull":
+        return "--autostash" in inv.args or "--rebase" in inv.args or "-r" in inv.args
     if inv.command == "reset":
         return classify.reset_mode(inv.args) in policy.DISCARDING_RESETS
     if inv.command == "branch":
@@ -42,6 +44,69 @@ def check(s: Session, inv: Invocation, conn: sqlite3.Connection) -> None:
     decision = policy.decide(inv.command, inv.args, inv.kind, view, paths)
     if not decision.allowed:
         force.override(conn, s.name, inv.line, Fatal(decision.reason, decision.hint))
+        return  # forced: once is enough
+    _safety_net(s, inv, conn, view)
+
+
+def _safety_net(s: Session, inv: Invocation, conn: sqlite3.Connection, view: policy.View) -> None:
+    """A discard that would throw away changes that are not ours (a peer's
+    or nobody's) is refused, naming each (guard.safety)."""
+    from gitlane.guard import safety
+    from gitlane.shared import claims
+    auto = inv.command in ("rebase", "pull") and bool(s.git.config("rebase.autoStash") in ("true", "1", "yes", "on"))
+    scope = safety.discard_scope(inv.command, inv.args, inv.kind, auto)
+    if scope is None:
+        return
+    victims = discarded(s, inv, scope)
+    if not victims:
+        return
+    mine = claims.mine(conn, s.repo.worktree_id, s.name)
+    words = classify.pathspec_words(inv.command, inv.args) if inv.command != "clean" else \
+        classify.positionals(inv.args)[0] + classify.positionals(inv.args)[1]
+    named = safety.named(words, s.repo.top_rel) if inv.command in ("restore", "checkout", "clean") else set()
+    owners = {p: f"session {o.name} (pid {o.pid})" for p, o in view.owners(victims)}
+    found = safety.not_ours(victims, mine, named, owners)
+    if found:
+        force.override(conn, s.name, inv.line, safety.discard_refusal(inv.command + _flags(inv), found))
+
+
+def _flags(inv: Invocation) -> str:
+    flags = [a for a in inv.args if a.startswith("-") and a != "--"][:3]
+    return (" " + " ".join(flags)) if flags else ""
+
+
+def discarded(s: Session, inv: Invocation, scope: str) -> list[bytes]:
+    """The uncommitted changes (paths) this discard would throw away, as git
+    sees them without view isolation: this session's dirty set plus the
+    peers' claimed paths that still differ from HEAD."""
+    from gitlane.guard import safety
+    from gitlane.session import window
+    if scope == safety.CLEAN:
+        return _clean_victims(s, inv)
+    tracked, untracked = window.dirty(s.git, s.index.path)
+    found = tracked + (untracked if scope == safety.WITH_UNTRACKED else [])
+    if inv.command in ("restore", "checkout"):
+        words = classify.pathspec_words(inv.command, inv.args)
+        if not words:
+            return []
+        scope_paths = set(_pathspec(s, inv))
+        found = [p for p in found if p in scope_paths]
+    return found
+
+
+def _clean_victims(s: Session, inv: Invocation) -> list[bytes]:
+    from gitlane.session import window
+    lines = s.git.clean_dry_run(s.index.path, classify.clean_dry_run_args(inv.args))
+    _, untracked = window.dirty(s.git, s.index.path) if any(line.endswith(b"/") for line in lines) else ([], [])
+    out: list[bytes] = []
+    for line in lines:
+        rel = s.repo.top_rel(os.fsdecode(line))
+        if line.endswith(b"/"):
+            inside = [u for u in untracked if u.startswith(rel.rstrip(b"/") + b"/")]
+            out += inside or [rel.rstrip(b"/") + b"/"]  # ignored-only folders: the folder itself
+        else:
+            out.append(rel)
+    return out
 
 
 def build_view(s: Session, conn: sqlite3.Connection) -> policy.View:

@@ -47,9 +47,9 @@ def run(s: Session, inv: Invocation) -> int:
         try:
             stage.refresh_tolerant(s)  # most of the rebase happens here, unlocked for peers
             stage.isolate_and_guard(s, inv, conn)
-            if inv.command == "commit":
-                _check_commit(s, inv, conn)
-            old, new, status, intent = _run_locked(s, inv, conn, slock)
+            staged = _check_commit(s, inv, conn) if inv.command == "commit" else None
+            with _hidden_while_committing(s, conn, staged):
+                old, new, status, intent = _run_locked(s, inv, conn, slock)
             try:
                 _after(s, inv, conn, old, new, status, start, intent)
             except Exception as exc:  # git already did its work: report, never undo
@@ -134,34 +134,77 @@ def _conflict_refusal(s: Session, inv: Invocation, exc: session_index.Conflict) 
                  "then stage and commit again", code=1)
 
 
-def _check_commit(s: Session, inv: Invocation, conn: sqlite3.Connection) -> None:
-    if not claims.others_hold_any(conn, s.repo.worktree_id, s.name):
-        return  # nobody else claims or reserves anything: no need to predict what would be committed
+def _hidden_while_committing(s: Session, conn: sqlite3.Connection, staged: list[bytes] | None) -> isolation.hide_during:
+    """Every change that is not ours, hidden from git while our commit and
+    its hooks run (isolation.hide_during); nothing at all when alone."""
+    if staged is None or not stage.others_live(conn, s):
+        return isolation.hide_during(s, [], [])
+    from gitlane.session import window
+    tracked, untracked = window.dirty(s.git, s.index.path)
+    mine = claims.mine(conn, s.repo.worktree_id, s.name)
+    ours = set(mine) | set(staged)
+    return isolation.hide_during(s, [p for p in tracked if p not in ours], [p for p in untracked if p not in ours])
+
+
+def _check_commit(s: Session, inv: Invocation, conn: sqlite3.Connection) -> list[bytes]:
+    """Refuse what this commit must not take; the paths it will record."""
+    if not claims.others_hold_any(conn, s.repo.worktree_id, s.name) and not stage.others_live(conn, s):
+        return []  # alone: no need to predict what would be committed
     cargs = classify.commit_args(inv.args)
-    staged = _would_commit(s, cargs)
-    found = settled.unsettled(s, claims.find(conn, s.repo.worktree_id, s.name, staged, claims.alive_checker(conn)))
+    staged, swept = _would_commit(s, cargs)
+    alive = claims.alive_checker(conn)
+    found = settled.unsettled(s, claims.find(conn, s.repo.worktree_id, s.name, staged, alive))
     if found:
         what = "commit -a: it would sweep" if "all" in cargs.flags else "commit"
         raise claims.refusal(what, found, "nothing was committed; your index is as it was.\n"
                              "Commit your own paths by name (`git commit PATH...`) or stage them first")
+    if not swept and "all" not in cargs.flags:
+        return staged
+    from gitlane.guard import safety
+    if not stage.others_live(conn, s):
+        return staged
+    mine = claims.mine(conn, s.repo.worktree_id, s.name)
+    bad = safety.not_ours(swept, mine, safety.named(cargs.paths, s.repo.top_rel), {})
+    if bad:
+        raise safety.staging_refusal("commit -a" if "all" in cargs.flags else "commit " + " ".join(cargs.paths)[:60],
+                                     bad)
+    if "all" in cargs.flags:
+        _note_left_out(s, conn, alive)
+    return staged
 
 
-def _would_commit(s: Session, cargs: classify.CommitArgs) -> list[bytes]:
-    """The paths this commit would record. For -a and paths we replay the
-    sweep on a copy with view isolation lifted, so that `commit -a` refuses
-    (and lists) a peer's path instead of silently leaving it out."""
+def _note_left_out(s: Session, conn: sqlite3.Connection, alive) -> None:  # type: ignore[no-untyped-def]
+    """`commit -a` does not take peers' changes (view isolation hides them):
+    say which, on stderr."""
+    from gitlane.guard import safety
+    hidden = isolation.isolated_paths(s)
+    changed = s.git.differs_from_head(hidden) if hidden else set()
+    if not changed:
+        return
+    owned = claims.find(conn, s.repo.worktree_id, s.name, sorted(changed), alive)
+    if owned:
+        sys.stderr.write(safety.left_out_note([(p, f"session {o.session} (pid {o.pid})") for p, o in owned]))
+
+
+def _would_commit(s: Session, cargs: classify.CommitArgs) -> tuple[list[bytes], list[bytes]]:
+    """(the paths this commit would record, those of them it sweeps in from
+    the work tree). `commit -a` sweeps as git will, with peers' paths hidden
+    (they are simply not part of it). For `commit PATH...` view isolation is
+    lifted on a copy, so that naming a peer's path refuses (and lists it)."""
     head = s.index.base() or s.repo.empty_tree()  # what the index is built on, not HEAD now
     if "all" not in cargs.flags and not cargs.paths:
         known = session_index.known_staged(s.index, s.index.path, head)
-        return known if known is not None else s.git.changed_paths(s.index.path, head)
+        return (known if known is not None else s.git.changed_paths(s.index.path, head)), []
+    before = set(s.git.changed_paths(s.index.path, head))
     tmp = s.path(f"index.predict.{os.getpid()}")
     files.copy_keep_stat(s.index.path, tmp)
     try:
         hidden = isolation.isolated_paths(s)
-        if hidden:
+        if hidden and cargs.paths:
             s.git.set_skip_worktree(tmp, hidden, False)
         s.git.add_update(tmp, cargs.paths)
-        return s.git.changed_paths(tmp, head)
+        staged = s.git.changed_paths(tmp, head)
+        return staged, [p for p in staged if p not in before]
     finally:
         files.remove(tmp)
 

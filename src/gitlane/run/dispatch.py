@@ -107,6 +107,8 @@ def _run_read(s: Session, inv: Invocation) -> NoReturn:
     everything else runs without optional locks."""
     from gitlane.errors import GitError
     from gitlane.session import refresh
+    if inv.command == "status":
+        _note_hidden_as_ignored(s, inv)
     from gitlane.shared.locks import Yielded
     plain = s.git_env(os.environ, GIT_OPTIONAL_LOCKS="0")
     own = _own_writer(s)
@@ -126,6 +128,21 @@ def _run_read(s: Session, inv: Invocation) -> NoReturn:
     except Yielded:
         proc.exec_(inv.real_argv(), plain)
     proc.exec_(inv.real_argv(), s.git_env(os.environ, **extra), pass_fds=fds)
+
+
+def _note_hidden_as_ignored(s: Session, inv: Invocation) -> None:
+    """`status --ignored` shows peers' new files, hidden by our excludes
+    file, as `!!`: say so on stderr (stdout stays git's own)."""
+    from gitlane import fastpath, layout
+    path = s.path(layout.EXCLUDE)
+    if not fastpath._shows_ignored(inv.args) or not os.path.exists(path):
+        return
+    data = layout.read_bytes(path) or b""
+    marker = b"# gitlane: files other live sessions claim\n"
+    count = data.partition(marker)[2].count(b"\n") if marker in data else 0
+    if count:
+        sys.stderr.write(f"gitlane: {count} of the files shown as ignored (!!) are other live sessions' "
+                         "new files, hidden from this session; `gitlane status` lists them\n")
 
 
 def _run_other(s: Session, inv: Invocation) -> NoReturn:

@@ -134,7 +134,7 @@ def _stage_on_copy(s: Session, inv: Invocation, lock: locks.Lock) -> NoReturn:
     try:
         status = proc.call(inv.real_argv(), s.git_env(os.environ, GIT_INDEX_FILE=tmp), pass_fds=[lock.fd])
         if _version(tmp) != before:  # git rewrote it: check, then keep
-            claim_or_refuse(s, tmp, "stage", "nothing was staged")
+            claim_or_refuse(s, tmp, "stage", "nothing was staged", _named_for_safety(s, inv))
             os.replace(tmp, si.path)
             session_index.stamp_verified(si.path)
     finally:
@@ -171,6 +171,18 @@ def _stage_in_place(s: Session, inv: Invocation, lock: locks.Lock) -> NoReturn:
     proc.exit_like(status)
 
 
+def _refuse_unattributed(s: Session, conn: sqlite3.Connection, staged: list[bytes], what: str,
+                         named: set[bytes]) -> None:
+    """Whole-tree staging takes only this session's changes while another
+    session is live (guard.safety)."""
+    from gitlane.guard import safety
+    mine = claims.mine(conn, s.repo.worktree_id, s.name)
+    new = [p for p in staged if mine.get(p) != claims.STAGED]
+    found = safety.not_ours(new, mine, named, {})
+    if found and others_live(conn, s):
+        raise safety.staging_refusal(what, found)
+
+
 def _predict(s: Session, inv: Invocation) -> list[bytes]:
     """The paths rm/mv would change: everything tracked under their arguments
     (and for mv, the destinations)."""
@@ -188,9 +200,26 @@ def _predict(s: Session, inv: Invocation) -> list[bytes]:
     return []
 
 
-def claim_or_refuse(s: Session, index: str, action: str | None, nothing: str) -> None:
+def _named_for_safety(s: Session, inv: Invocation) -> tuple[str, set[bytes]] | None:
+    """For `add`: (the command, the paths it names literally), which the
+    safety net needs; None for commands it leaves alone."""
+    if inv.command not in ("add", "stage"):
+        return None
+    from gitlane.guard import safety
+    before, after = classify.positionals(inv.args)
+    return "add " + " ".join(inv.args)[:60], safety.named(before + after, s.repo.top_rel)
+
+
+def others_live(conn: sqlite3.Connection, s: Session) -> bool:
+    return bool(claims.peers(conn, s.repo.worktree_id, s.name, claims.alive_checker(conn)))
+
+
+def claim_or_refuse(s: Session, index: str, action: str | None, nothing: str,
+                    safety_net: tuple[str, set[bytes]] | None = None) -> None:
     """In one transaction: refuse if any path `index` stages is owned by another
-    live session (when action is given), else record exactly those claims."""
+    live session (when action is given), or (safety_net: the command and the
+    paths it names) is a change nobody made while another session is live;
+    else record exactly those claims."""
     from gitlane.session import snapshot
     base = s.index.base() or s.repo.empty_tree()
     staged = s.git.changed_paths(index, base)
@@ -202,6 +231,8 @@ def claim_or_refuse(s: Session, index: str, action: str | None, nothing: str) ->
                                                          claims.alive_checker(conn)))
                 if found:
                     raise claims.refusal(action, found, nothing)
+            if safety_net is not None:
+                _refuse_unattributed(s, conn, staged, *safety_net)
             isolation.carry(s, claims.set_staged(conn, s.repo.worktree_id, s.name, staged))
         alone = not sessions.peer_live(conn, s.name)
     finally:

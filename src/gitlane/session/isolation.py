@@ -141,3 +141,58 @@ def _warn_sparse(s: Session, others: bool) -> None:
         sys.stderr.write("gitlane: core.sparseCheckout is true, which clears skip-worktree bits;\n"
                          "hint: other sessions' edits are not hidden from this session's `git stash`, "
                          "`reset --hard` or `commit -a`; the guard still refuses those commands\n")
+
+
+# A stamp generation no counter ever has: whoever finds it (after a crash
+# mid-commit) syncs, and the sync clears every bit the stamp lists.
+_DURING_COMMIT = "commit"
+
+
+class hide_during:  # noqa: N801 - used as `with isolation.hide_during(s, tracked, untracked):`
+    """While a commit runs, hide from git every change that is not this
+    session's (unattributed ones; peers' are hidden already), so that hooks,
+    the pre-commit framework's stash among them, never see it
+    (docs/DESIGN.md, "Attribution"). Tracked paths get skip-worktree,
+    untracked ones a line in our excludes file. The stamp lists them under a
+    generation that never matches, so a crash inside leaves nothing hidden
+    for longer than the next command's sync."""
+
+    def __init__(self, s: Session, tracked: list[bytes], untracked: list[bytes]) -> None:
+        self.s = s
+        self.tracked = sorted(set(tracked) - set(isolated_paths(s)))
+        self.untracked = sorted(set(untracked))
+        self.stamp: tuple[str, list[int], list[bytes]] | None = None
+        self.excludes: bytes | None = None
+
+    def __enter__(self) -> hide_during:
+        s = self.s
+        if not self.tracked and not self.untracked:
+            return self
+        self.stamp = layout.read_stamp(s.dir)
+        gen, pids, paths = self.stamp
+        _write_stamp(s, _DURING_COMMIT, set(pids), set(paths) | set(self.tracked))
+        if self.tracked:
+            _flip(s, self.tracked, True)
+        if self.untracked:
+            path = s.path(layout.EXCLUDE)
+            self.excludes = layout.read_bytes(path)
+            head = self.excludes.rstrip(b"\n") if self.excludes is not None else _user_excludes(s)
+            lines = [head, b"# gitlane: changes that are not this session's, during its commit"]
+            files.write_atomic(path, b"\n".join(lines + [b"/" + _escape(p) for p in self.untracked]) + b"\n",
+                               durable=False)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.stamp is None:
+            return
+        s = self.s
+        if self.tracked and os.path.exists(s.index.path):
+            _flip(s, self.tracked, False)
+        if self.untracked:
+            if self.excludes is None:
+                files.remove(s.path(layout.EXCLUDE))
+            else:
+                files.write_atomic(s.path(layout.EXCLUDE), self.excludes, durable=False)
+        if os.path.exists(s.path(layout.STAMP)):  # gone: a rebase invalidated the view, sync again
+            gen, pids, paths = self.stamp
+            _write_stamp(s, gen, set(pids), set(paths))

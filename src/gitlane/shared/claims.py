@@ -1,5 +1,13 @@
 """Who owns a path: claims (staged, or edited) and glob reservations.
 
+A claim is also the attribution of an unstaged change: its kind is the
+source that saw the session make it (STAGED: the session staged it; EDIT: a
+Claude Code edit tool; BASH: it changed during the session's Bash window,
+session.window). Staging keeps the earlier source in `source`, so that
+unstaging gives the path back to it. An attribution ends when the session
+commits the path, releases it, ends, or the file is back at HEAD's content
+(callers pass `changed` to find(); docs/DESIGN.md, "Attribution").
+
 This module owns every row of the `claims` and `reservations` tables, the
 SQL of `shared_state` (merges in progress, run.merge_state) and of commit
 attribution (who made a commit, from the audit log), and the generation counter: each function that changes ownership bumps the counter
@@ -25,7 +33,9 @@ if TYPE_CHECKING:
 DEFAULT_TTL = 30 * 60
 MAX_TTL = 24 * 3600
 MAX_PATTERN = 1000
-STAGED, EDIT, RESERVED = "staged", "edit", "reserved"
+STAGED, EDIT, BASH, RESERVED = "staged", "edit", "bash", "reserved"
+UNSTAGED = (EDIT, BASH)  # the sources of an unstaged change
+NOBODY = "nobody (unattributed)"
 # A file on disk at the version of a session's own branch, not the shared
 # HEAD's (run.switch): its session's until it switches back or ends.
 BRANCH = "branch"
@@ -46,8 +56,8 @@ class Owner:
 
     def describe(self, now: float | None = None) -> str:
         now = now or time.time()
-        verb = {STAGED: "staged by", EDIT: "being edited by", RESERVED: "reserved by",
-                BRANCH: "on disk from the branch of", COMMITTED: "committed by"}[self.kind]
+        verb = {STAGED: "staged by", EDIT: "being edited by", BASH: "changed in a Bash call of",
+                RESERVED: "reserved by", BRANCH: "on disk from the branch of", COMMITTED: "committed by"}[self.kind]
         bits = [f"pid {self.pid}" if self.pid else "pid ?"]
         if self.kind == COMMITTED:
             return f"committed by session {self.session} in {self.reason} ({bits[0]})"
@@ -159,8 +169,12 @@ def alive_checker(conn: sqlite3.Connection) -> Callable[[str], bool]:
 
 
 def find(conn: sqlite3.Connection, wt: str, me: str, paths: Iterable[bytes],
-         alive: Callable[[str], bool], now: float | None = None) -> list[tuple[bytes, Owner]]:
-    """Every (path, owner) where a live session other than `me` owns path."""
+         alive: Callable[[str], bool], now: float | None = None,
+         changed: Callable[[list[bytes]], set[bytes]] | None = None) -> list[tuple[bytes, Owner]]:
+    """Every (path, owner) where a live session other than `me` owns path.
+    With `changed` (which of these paths differ from HEAD), an unstaged
+    attribution whose file is back at HEAD's content (a person committed
+    it, or it was undone) no longer blocks."""
     now = now or time.time()
     pids = dict(conn.execute("SELECT name, pid FROM sessions").fetchall())
     claimed = {bytes(p): (s, k, t) for p, s, k, t in conn.execute(
@@ -178,6 +192,10 @@ def find(conn: sqlite3.Connection, wt: str, me: str, paths: Iterable[bytes],
             if matchers[pat](text) and alive(sess):
                 found.append((path, Owner(sess, pids.get(sess), RESERVED, reason or pat, created, expires)))
                 break
+    loose = [p for p, o in found if o.kind in UNSTAGED]
+    if changed is not None and loose:
+        still = changed(loose)
+        found = [(p, o) for p, o in found if o.kind not in UNSTAGED or p in still]
     return found
 
 
@@ -226,6 +244,22 @@ def by_session(conn: sqlite3.Connection) -> dict[str, dict[str, list[bytes]]]:
     return out
 
 
+def mine(conn: sqlite3.Connection, wt: str, me: str) -> dict[bytes, str]:
+    """{path: kind} of everything attributed to `me` here."""
+    return {bytes(p): k for p, k in conn.execute(
+        "SELECT path, kind FROM claims WHERE wt = ? AND session = ?", (wt, me))}
+
+
+def sources(conn: sqlite3.Connection, wt: str, paths: Sequence[bytes]) -> dict[bytes, tuple[str, str, str | None]]:
+    """{path: (session, kind, earlier source)} for these paths (`gitlane who`)."""
+    out = {}
+    for p in paths:
+        row = conn.execute("SELECT session, kind, source FROM claims WHERE wt = ? AND path = ?", (wt, p)).fetchone()
+        if row:
+            out[p] = (row[0], row[1], row[2])
+    return out
+
+
 def has_claims(conn: sqlite3.Connection, name: str) -> bool:
     return conn.execute("SELECT 1 FROM claims WHERE session = ? LIMIT 1", (name,)).fetchone() is not None
 
@@ -250,24 +284,43 @@ def set_staged(conn: sqlite3.Connection, wt: str, me: str, staged: Sequence[byte
         if old == new:
             return None
         now = time.time()
-        conn.executemany("DELETE FROM claims WHERE wt = ? AND path = ? AND session = ?",
+        # Unstaged again: the change goes back to the source that saw it made.
+        conn.executemany("UPDATE claims SET kind = source, source = NULL "
+                         "WHERE wt = ? AND path = ? AND session = ? AND source IS NOT NULL",
                          [(wt, p, me) for p in old - new])
-        conn.executemany("INSERT OR REPLACE INTO claims (wt, path, session, kind, since) VALUES (?, ?, ?, ?, ?)",
-                         [(wt, p, me, STAGED, now) for p in new - old])
+        conn.executemany("DELETE FROM claims WHERE wt = ? AND path = ? AND session = ? AND kind = ?",
+                         [(wt, p, me, STAGED) for p in old - new])
+        earlier = {bytes(p): k for p, k in conn.execute(
+            "SELECT path, kind FROM claims WHERE wt = ? AND session = ? AND kind IN (?, ?)", (wt, me, *UNSTAGED))}
+        conn.executemany("INSERT OR REPLACE INTO claims (wt, path, session, kind, since, source) "
+                         "VALUES (?, ?, ?, ?, ?, ?)",
+                         [(wt, p, me, STAGED, now, earlier.get(p)) for p in new - old])
         return _bump(conn)
 
 
 def claim_edit(conn: sqlite3.Connection, wt: str, me: str, path: bytes, alive: Callable[[str], bool]) -> bool:
-    """An edit claim, unless someone already has the path: ours stays as it
-    is, a live peer's is never taken over, a dead owner's is. True if claimed."""
+    """An edit claim, unless someone already has the path. True if claimed."""
+    return bool(attribute(conn, wt, me, [path], EDIT, alive))
+
+
+def attribute(conn: sqlite3.Connection, wt: str, me: str, paths: Sequence[bytes], kind: str,
+              alive: Callable[[str], bool]) -> list[bytes]:
+    """Attribute these changed paths to `me` by `kind` (EDIT or BASH), unless
+    someone already has them: ours stay as they are, a live peer's is never
+    taken over, a dead owner's is. The paths newly attributed (one bump)."""
     with db.tx(conn):
-        row = conn.execute("SELECT session FROM claims WHERE wt = ? AND path = ?", (wt, path)).fetchone()
-        if row and (row[0] == me or alive(row[0])):
-            return False
-        conn.execute("INSERT OR REPLACE INTO claims (wt, path, session, kind, since) VALUES (?, ?, ?, ?, ?)",
-                     (wt, path, me, EDIT, time.time()))
-        _bump(conn)
-        return True
+        taken = []
+        now = time.time()
+        for path in paths:
+            row = conn.execute("SELECT session FROM claims WHERE wt = ? AND path = ?", (wt, path)).fetchone()
+            if row and (row[0] == me or alive(row[0])):
+                continue
+            conn.execute("INSERT OR REPLACE INTO claims (wt, path, session, kind, since) VALUES (?, ?, ?, ?, ?)",
+                         (wt, path, me, kind, now))
+            taken.append(path)
+        if taken:
+            _bump(conn)
+        return taken
 
 
 def branch_paths(conn: sqlite3.Connection, wt: str, me: str) -> set[bytes]:
@@ -277,7 +330,7 @@ def branch_paths(conn: sqlite3.Connection, wt: str, me: str) -> set[bytes]:
 
 def own_paths(conn: sqlite3.Connection, wt: str, me: str) -> set[bytes]:
     """Every path `me` claims here, whatever the kind."""
-    return {bytes(p) for (p,) in conn.execute("SELECT path FROM claims WHERE wt = ? AND session = ?", (wt, me))}
+    return set(mine(conn, wt, me))
 
 
 def set_branch(conn: sqlite3.Connection, wt: str, me: str, paths: Iterable[bytes]) -> Change | None:
@@ -297,11 +350,22 @@ def set_branch(conn: sqlite3.Connection, wt: str, me: str, paths: Iterable[bytes
 
 
 def drop_edits(conn: sqlite3.Connection, wt: str, me: str, paths: Sequence[bytes]) -> Change | None:
-    """`me`'s edit claims on these paths end (they were committed)."""
+    """`me`'s unstaged attributions of these paths end (committed, released,
+    or back at HEAD's content); staged claims stay with the index."""
     with db.tx(conn):
-        cur = conn.executemany("DELETE FROM claims WHERE wt = ? AND path = ? AND session = ? AND kind = ?",
-                               [(wt, p, me, EDIT) for p in paths])
+        cur = conn.executemany("DELETE FROM claims WHERE wt = ? AND path = ? AND session = ? AND kind IN (?, ?)",
+                               [(wt, p, me, *UNSTAGED) for p in paths])
         return _bump(conn) if cur.rowcount else None
+
+
+def release_unstaged(conn: sqlite3.Connection, wt: str, me: str, match: Callable[[bytes], bool]) -> list[bytes]:
+    """`gitlane release PATH`: `me`'s unstaged attributions of matching paths end."""
+    rows = [bytes(p) for (p,) in conn.execute(
+        "SELECT path FROM claims WHERE wt = ? AND session = ? AND kind IN (?, ?)", (wt, me, *UNSTAGED))]
+    gone = [p for p in rows if match(p)]
+    if gone:
+        drop_edits(conn, wt, me, gone)
+    return gone
 
 
 def end_session(conn: sqlite3.Connection, name: str) -> None:
@@ -309,7 +373,8 @@ def end_session(conn: sqlite3.Connection, name: str) -> None:
     claims stay with its staged work (export/adopt)."""
     with db.tx(conn):
         conn.execute("DELETE FROM reservations WHERE session = ?", (name,))
-        conn.execute("DELETE FROM claims WHERE session = ? AND kind = ?", (name, EDIT))
+        conn.execute("DELETE FROM claims WHERE session = ? AND kind IN (?, ?)", (name, *UNSTAGED))
+        conn.execute("UPDATE claims SET source = NULL WHERE session = ?", (name,))
         _bump(conn)
 
 

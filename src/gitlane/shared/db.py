@@ -23,7 +23,7 @@ from gitlane import layout
 from gitlane.errors import StateError
 
 DatabaseError = sqlite3.DatabaseError
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: claims.source (what attributed a path before it was staged)
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS sessions (
@@ -31,7 +31,7 @@ CREATE TABLE IF NOT EXISTS sessions (
     started REAL NOT NULL, last_seen REAL NOT NULL, cwd TEXT, ended REAL);
 CREATE TABLE IF NOT EXISTS claims (
     wt TEXT NOT NULL, path BLOB NOT NULL, session TEXT NOT NULL,
-    kind TEXT NOT NULL, since REAL NOT NULL, PRIMARY KEY (wt, path));
+    kind TEXT NOT NULL, since REAL NOT NULL, source TEXT, PRIMARY KEY (wt, path));
 CREATE INDEX IF NOT EXISTS claims_by_session ON claims (session);
 CREATE TABLE IF NOT EXISTS reservations (
     id INTEGER PRIMARY KEY, session TEXT NOT NULL, pattern TEXT NOT NULL,
@@ -134,6 +134,9 @@ def _migrate(conn: sqlite3.Connection) -> None:
         for stmt in _SCHEMA.split(";"):
             if stmt.strip():
                 conn.execute(stmt)
+        columns = {r[1] for r in conn.execute("PRAGMA table_info(claims)")}
+        if "source" not in columns:  # schema 1
+            conn.execute("ALTER TABLE claims ADD COLUMN source TEXT")
         conn.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
         conn.execute("INSERT OR IGNORE INTO meta VALUES ('generation', '0')")
 
