@@ -74,7 +74,9 @@ posix.execve = _execve  # the fast path execs through posix, not os
 os._exit = _exit
 prof.enable()
 try:
-    from gitlane.fastpath import main  # what shim/git runs: the fast path, else gitlane.shim
+    from gitlane.fastpath import main  # what shim/git runs: the fast path, else the full path
+    main()
+    from gitlane.run.dispatch import main
     main()
 except SystemExit as exc:
     _dump(["SystemExit", exc.code])

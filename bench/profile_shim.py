@@ -37,7 +37,7 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--files", type=int, default=300)
     ap.add_argument("--top", type=int, default=15)
     ap.add_argument("--repeat", type=int, default=15, help="importtime runs to take the median of")
-    ap.add_argument("--cases", help="comma-separated subset of status,add,new,rebase,sync")
+    ap.add_argument("--cases", help="comma-separated subset of status,add,commit,new,rebase,sync")
     ap.add_argument("--json", metavar="FILE")
     ap.add_argument("--keep", action="store_true")
     args = ap.parse_args(argv)
@@ -102,7 +102,11 @@ def run(tmp: str, args: argparse.Namespace, results: dict[str, object]) -> None:
         toggled["on"] = not toggled["on"]
         return ["status"], senv
 
-    all_cases = {"status": ("status", status), "add": ("add", add),
+    def commit():  # type: ignore[no-untyped-def]
+        bl.run([bl.SHIM_GIT, "add", "--", modify()], senv, repo)
+        return ["commit", "-q", "-m", f"profile {counter[0]}"], senv
+
+    all_cases = {"status": ("status", status), "add": ("add", add), "commit": ("commit", commit),
                  "new": ("status in a new session (creates the index)", new_session),
                  "rebase": ("status after another session committed (rebases)", after_commit),
                  "sync": ("status after another session's claims changed (view-isolation sync)",
@@ -111,6 +115,33 @@ def run(tmp: str, args: argparse.Namespace, results: dict[str, object]) -> None:
     unknown = [w for w in wanted if w not in all_cases]
     if unknown:
         raise bl.BenchError(f"unknown case(s) {unknown}; choose from {list(all_cases)}")
+
+    print("\n## git children, unprofiled (GITLANE_REAL_GIT = a wrapper that logs argv and wall time;"
+          " each child pays ~1 ms more for the wrapper's bash)")
+    wrapper, log = os.path.join(tmp, "git-logged"), os.path.join(tmp, "git.log")
+    with open(wrapper, "w", encoding="utf-8") as f:
+        f.write(f"#!/bin/bash\nt0=$EPOCHREALTIME\n'{git}' \"$@\"\nrc=$?\nt1=$EPOCHREALTIME\n"
+                f"printf '%s\\t%s\\0' \"$(( (${{t1/./}} - ${{t0/./}}) ))\" \"$*\" >> '{log}'\nexit $rc\n")
+    os.chmod(wrapper, 0o755)
+    for key in wanted:
+        name, make = all_cases[key]
+        cmd, cenv = make()
+        if os.path.exists(log):
+            os.remove(log)
+        t0 = bl.time.perf_counter()
+        bl.run([bl.SHIM_GIT, *cmd], dict(cenv, GITLANE_REAL_GIT=wrapper), repo)
+        total = (bl.time.perf_counter() - t0) * 1000
+        with open(log, "rb") as f:
+            recs = [r.decode("utf-8", "replace").split("\t", 1) for r in f.read().split(b"\0") if r]
+        kids = sum(int(us) for us, _ in recs) / 1000
+        print(f"\n### session `{name}`: {total:.1f} ms in all, {len(recs)} git children {kids:.1f} ms, "
+              f"the rest {total - kids:.1f} ms")
+        for us, line in recs:
+            words = [w for w in line.split(" ") if not w.startswith(("--git-dir=", "--work-tree="))]
+            if words[:1] == ["-C"]:
+                words = words[2:]
+            print(f"    {int(us) / 1000:>7.2f} ms  git {' '.join(words)[:110]}")
+        results[f"children {key}"] = {"total_ms": total, "children": recs}
 
     print("\n## -X importtime (launcher command + -X importtime)")
     for key in wanted:

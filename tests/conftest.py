@@ -30,15 +30,18 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """`slow` tests run only when asked for: `-m slow` (or any -m naming
-    slow) or GITLANE_SLOW=1. Nothing in pyproject deselects them, so the
-    default run (`.venv/bin/python -m pytest -q`) skips them here."""
-    if "slow" in (config.getoption("markexpr", "") or "") or os.environ.get("GITLANE_SLOW") == "1":
-        return
-    skip = pytest.mark.skip(reason="slow: run with `-m slow` or GITLANE_SLOW=1")
-    for item in items:
-        if "slow" in item.keywords:
-            item.add_marker(skip)
+    """`slow` and `differential` tests run only when asked for: `-m slow` (or
+    any -m naming it) or GITLANE_SLOW=1, likewise GITLANE_DIFFERENTIAL=1.
+    Nothing in pyproject deselects them, so the default run
+    (`.venv/bin/python -m pytest -q`) skips them here."""
+    expr = config.getoption("markexpr", "") or ""
+    for marker, env in (("slow", "GITLANE_SLOW"), ("differential", "GITLANE_DIFFERENTIAL")):
+        if marker in expr or os.environ.get(env) == "1":
+            continue
+        skip = pytest.mark.skip(reason=f"{marker}: run with `-m {marker}` or {env}=1")
+        for item in items:
+            if marker in item.keywords:
+                item.add_marker(skip)
 
 
 @pytest.fixture(autouse=True)

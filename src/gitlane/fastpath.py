@@ -71,8 +71,9 @@ def read_plan(argv: list[str], env: dict[bytes, bytes], cwd: str) -> tuple[dict[
     if fd < 0:
         return None
     try:
-        if in_step(git_dir, state, sdir):
-            return _git_env(env, argv[0], sdir, git_dir), fd
+        head_dir = layout.head_dir(git_dir, sdir)  # one lstat: the session's own HEAD, if any
+        if in_step(git_dir, state, sdir, head_dir):
+            return _git_env(env, argv[0], sdir, git_dir, head_dir), fd
     except BaseException:
         posix.close(fd)  # never leave our own shared lock behind for the full path to wait on
         raise
@@ -120,7 +121,7 @@ def _is_git_dir(path: str) -> bool:
     return layout.is_file(path + "/HEAD") and (layout.is_dir(path + "/objects") or layout.is_file(path + "/commondir"))
 
 
-def in_step(git_dir: str, state: str, sdir: str) -> bool:
+def in_step(git_dir: str, state: str, sdir: str, head_dir: str | None = None) -> bool:
     """The session index exists, is based on HEAD, passed its checksum check,
     and its view isolation is current: the full path would change nothing."""
     try:
@@ -129,8 +130,11 @@ def in_step(git_dir: str, state: str, sdir: str) -> bool:
         return False
     if st.st_size < 32 or (layout.read_text(sdir + "/" + layout.VERIFIED) or "").strip() != layout.verified_key(st):
         return False
+    if layout.mode(sdir + "/" + layout.SWITCH) is not None:
+        return False  # a switch of this session was interrupted: the full path finishes it
     base = layout.read_base(sdir)
-    return base is not None and base == layout.head_commit(git_dir, git_dir) and layout.isolation_in_step(state, sdir)
+    head = layout.head_commit(head_dir or git_dir, git_dir)
+    return base is not None and base == head and layout.isolation_in_step(state, sdir)
 
 
 def _lock_shared(path: str) -> int:
@@ -151,12 +155,17 @@ def _lock_shared(path: str) -> int:
     return fd
 
 
-def _git_env(env: dict[bytes, bytes], command: str, sdir: str, git_dir: str) -> dict[bytes, bytes]:
+def _git_env(env: dict[bytes, bytes], command: str, sdir: str, git_dir: str,
+             head_dir: str = "") -> dict[bytes, bytes]:
     """What session.Session.git_env() gives a read: the session index, our
-    excludes file, and no optional locks except for `status`, which may
-    refresh the stat cache."""
+    excludes file, the session's own HEAD (GIT_DIR, GIT_WORK_TREE) when it
+    has one, and no optional locks except for `status`, which may refresh
+    the stat cache."""
     out = dict(env)
     out[b"GIT_INDEX_FILE"] = (sdir + "/" + layout.INDEX).encode("utf-8", "surrogateescape")
+    if head_dir and head_dir != git_dir:
+        out[b"GIT_DIR"] = head_dir.encode("utf-8", "surrogateescape")
+        out[b"GIT_WORK_TREE"] = (git_dir[:-5] or "/").encode("utf-8", "surrogateescape")
     exclude = sdir + "/" + layout.EXCLUDE
     pairs = layout.session_config(exclude if layout.mode(exclude) is not None else None,
                                   layout.split_index_in_use(git_dir, sdir))
@@ -186,6 +195,15 @@ def restore_signals() -> None:
 PROMPT_FORMAT = "[{session}{marker}]"
 
 
+def branch_shown(head_dir: str) -> str:
+    """The session's branch for `{branch}`: its short name, or the first 7
+    digits of a detached HEAD."""
+    text = (layout.read_text(head_dir + "/HEAD") or "").strip()
+    if text.startswith("ref: refs/heads/"):
+        return text[16:]
+    return text[:7] if layout.is_object_id(text) else ""
+
+
 def prompt_format(args: list[str]) -> str:
     """--format from argv without argparse (~6 ms to import)."""
     fmt = PROMPT_FORMAT
@@ -212,8 +230,10 @@ def prompt_line(args: list[str]) -> str | None:
         return None
     if git_dir is None:
         return None
-    count = (layout.read_text(layout.session_dir(git_dir, "", name) + "/" + layout.STAGED_COUNT) or "0").strip()
+    sdir = layout.session_dir(git_dir, "", name)
+    count = (layout.read_text(sdir + "/" + layout.STAGED_COUNT) or "0").strip()
+    branch = branch_shown(layout.head_dir(git_dir, sdir)) if "{branch" in fmt else ""
     try:
-        return fmt.format(session=name, marker="*" if count not in ("", "0") else "") + "\n"
+        return fmt.format(session=name, marker="*" if count not in ("", "0") else "", branch=branch) + "\n"
     except (KeyError, IndexError, ValueError):
         return None

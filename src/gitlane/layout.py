@@ -15,6 +15,8 @@ the interpreter itself) reads the same files: importing `os` alone costs
       main-index.pending  session commits .git/index has yet to follow
       sessions/<name>/    one folder per session (worktrees/<id>/sessions/ for
                           linked worktrees): index, base, lock, owner, ...
+        gitdir/           the session's own HEAD once it switched branches
+                          while a peer was live: HEAD, commondir
 """
 import posix
 
@@ -23,8 +25,9 @@ DB = "state.db"
 GENERATION = "generation"
 GLOBAL_LOCK = "global.lock"
 MAINTENANCE_LOCK = "maintenance.lock"    # fasteners: one `doctor --fix/--repair` or `gc` at a time
-MAIN_INDEX_PENDING = "main-index.pending"  # "<old> <new>" lines: session commits .git/index must follow
+MAIN_INDEX_PENDING = "main-index.pending"  # "<old> <new>" / "<old> -" (intent) lines: commits .git/index must follow
 MAIN_INDEX_RETRY_LOCK = "main-index.retry.lock"  # fasteners: one background .git/index retry at a time
+MAIN_INDEX_PENDING_LOCK = "main-index.pending.lock"  # flock: every change to the pending file, serialised
 SESSIONS = "sessions"
 WORKTREES = "worktrees"
 
@@ -37,7 +40,13 @@ OWNER = "owner"            # "<pid> <create time>" of the owner process, for `do
 STAMP = "isolated"         # view isolation: generation, owner pids, hidden paths (see read_stamp)
 EXCLUDE = "exclude"        # core.excludesFile for peers' untracked files
 STAGED_COUNT = "staged"    # how many paths the session stages, for `gitlane prompt`
+GITDIR = "gitdir"          # the session's private git dir (HEAD, commondir) once it switched
+SWITCH = "switch"          # the journal of a branch switch in progress (run.switch)
+BEFORE_SWITCH = "index.before-switch"  # the session index as it was before that switch
+ENDED_ON = "ended-on"      # the private HEAD a session ended on, for `gitlane status` (unmerged branches)
+PREVIOUS = "previous"      # the HEAD the session switched away from last, for `git switch -`
 WARNED = "warned"          # "<base> <head>" of the last rebase conflict we warned about
+STAGED_SET = "staged.set"  # "<index trailer> <base>\n" + NUL-separated paths the index stages against base
 ADOPTED_PATCH = "adopted.patch"  # the staged work `gitlane adopt` took over, kept
 
 # Session names end up in file names and in ref names (see name_problem).
@@ -306,6 +315,13 @@ def isolation_in_step(state: str, sdir: str) -> bool:
     owner bumps no counter, so its pid is checked with kill(0)."""
     gen, pids, _ = read_stamp(sdir)
     return gen == read_generation(state) and all(pid_exists(p) for p in pids)
+
+
+def head_dir(git_dir: str, sdir: str) -> str:
+    """Where the session's HEAD lives: its private git dir when it has one
+    (one lstat), else the work tree's git dir."""
+    private = sdir + "/" + GITDIR
+    return private if mode(private + "/HEAD") == _S_IFREG else git_dir
 
 
 def head_commit(git_dir: str, common_dir: str) -> str | None:

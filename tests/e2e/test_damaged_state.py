@@ -1,6 +1,6 @@
 """Damaged state: a corrupt or missing state database is a clear error that
 `gitlane doctor --repair` fixes without losing staged work; a corrupt session
-index is rebuilt from its snapshot ref."""
+index is rebuilt from its snapshot ref (kept while a peer is live)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -114,6 +114,7 @@ def _damage(data: bytearray, damage: str, oid: bytes) -> bytearray:
 @pytest.mark.parametrize("damage", ["bad-header", "zeroed", "empty", "truncated", "oid-bit-flip"])
 def test_corrupt_session_index_rebuilt_from_snapshot(pair, damage: str) -> None:
     lane, a, b = pair
+    run_in(lane, "B", b, "status")     # a live peer: A keeps a snapshot ref
     stage(lane, "A", a, {"a1": "A staged one\n", "README": "A's README\n"})
     lane.write("a1", "on disk, not staged\n")
     index = lane.session_index("A")
@@ -137,6 +138,7 @@ def test_corrupt_session_index_rebuilt_from_snapshot(pair, damage: str) -> None:
 def test_commit_after_index_damage_recovers(pair, damage: str) -> None:
     """The first command after the damage is a commit, not a read."""
     lane, a, b = pair
+    run_in(lane, "B", b, "status")     # a live peer: A keeps a snapshot ref
     stage(lane, "A", a, {"a1": "A staged one\n"})
     index = lane.session_index("A")
     oid = bytes.fromhex(lane.plain("hash-object", "--stdin", input=b"A staged one\n").stdout.decode().strip())
@@ -149,6 +151,7 @@ def test_commit_after_index_damage_recovers(pair, damage: str) -> None:
 
 def test_doctor_fix_rebuilds_a_corrupt_session_index(pair) -> None:
     lane, a, b = pair
+    run_in(lane, "B", b, "status")     # a live peer: A keeps a snapshot ref
     stage(lane, "A", a, {"a1": "A staged\n"})
     index = lane.session_index("A")
     index.write_bytes(index.read_bytes()[:40])

@@ -271,17 +271,38 @@ def test_clean_own_paths_allowed(duo: Duo) -> None:
 
 # --- branch switches ----------------------------------------------------------
 
-@pytest.mark.parametrize("args", [["switch", "side-s"], ["switch", "-c", "feature"], ["switch", "--detach"],
-                                  ["checkout", "side-s"], ["checkout", "-b", "feature"], ["checkout", "--detach"],
-                                  ["bisect", "start"]],
-                         ids=["switch", "switch-c", "switch-detach", "checkout-branch", "checkout-b",
-                              "checkout-detach", "bisect"])
-def test_switching_refused_while_b_is_live(duo: Duo, args: list[str]) -> None:
+@pytest.mark.parametrize("args,branch", [(["switch", "side-s"], "side-s"), (["switch", "-c", "feature"], "feature"),
+                                         (["switch", "--detach"], "HEAD"), (["checkout", "side-s"], "side-s"),
+                                         (["checkout", "-b", "feature"], "feature"), (["checkout", "--detach"], "HEAD")],
+                         ids=["switch", "switch-c", "switch-detach", "checkout-branch", "checkout-b", "checkout-detach"])
+def test_switching_moves_only_the_sessions_head_while_b_is_live(duo: Duo, args: list[str], branch: str) -> None:
+    """Issue 17: a session's switch moves its own HEAD; B's work and the
+    shared HEAD stay as they were."""
     head_ref = duo.lane.plain("symbolic-ref", "HEAD").stdout
-    _refused(duo.a(*args), _switch_line(args[0]))
+    res = duo.a(*args)
+    assert res.returncode == 0, res.stderr.decode()
+    assert duo.lane.plain("symbolic-ref", "HEAD").stdout == head_ref
+    assert duo.a("rev-parse", "--abbrev-ref", "HEAD").stdout.decode().strip() == branch
+    assert duo.b("rev-parse", "--abbrev-ref", "HEAD").stdout.decode().strip() == "main"
+    assert duo.disk("S") == (b"S from side\n" if branch == "side-s" else b"S v1\n")
+    duo.assert_b_intact()
+
+
+def test_switching_to_a_branch_that_changes_bs_path_refused(duo: Duo) -> None:
+    res = duo.a("switch", "side-p")
+    err = res.stderr.decode()
+    assert res.returncode == 1 and err.splitlines()[0] == (
+        "gitlane: refusing `git switch`: it would change files other live sessions own:"), err
+    assert err.splitlines()[1].startswith("  P  staged by session B (pid "), err
+    assert duo.a("rev-parse", "--abbrev-ref", "HEAD").stdout == b"main\n"
+    duo.assert_b_intact()
+
+
+def test_bisect_refused_while_b_is_live(duo: Duo) -> None:
+    head_ref = duo.lane.plain("symbolic-ref", "HEAD").stdout
+    _refused(duo.a("bisect", "start"), _switch_line("bisect"))
     assert duo.lane.plain("symbolic-ref", "HEAD").stdout == head_ref
     assert not (duo.lane.path / ".git" / "BISECT_LOG").exists()
-    assert duo.lane.plain("rev-parse", "-q", "--verify", "refs/heads/feature", check=False).returncode == 1
     duo.assert_b_intact()
 
 

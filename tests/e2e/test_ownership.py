@@ -530,9 +530,10 @@ def test_sessions_json_and_table(lane: Lane, owner_proc) -> None:
             for s in got] == [("s1", "live", p1.pid, ["a.txt"], 0, False, head),
                               ("s2", "live", p2.pid, [], 1, True, head)]
     table = cli(lane, "sessions", session="s2", pid=p2.pid).stdout.decode().splitlines()
-    assert table[0].split() == ["SESSION", "STATE", "PID", "STAGED", "RESERVED", "BASE", "AGE", "LABEL"]
-    assert table[1].split()[:5] == ["s1", "live", str(p1.pid), "1", "0"]
-    assert table[2].split()[:6] == ["*", "s2", "live", str(p2.pid), "0", "1"]
+    assert table[0].split() == ["SESSION", "STATE", "BRANCH", "PID", "STAGED", "RESERVED", "BASE", "AGE", "LABEL"]
+    assert table[1].split()[:6] == ["s1", "live", "main", str(p1.pid), "1", "0"]
+    assert table[2].split()[:7] == ["*", "s2", "live", "main", str(p2.pid), "0", "1"]
+    assert [s["branch"] for s in got] == ["main", "main"]
     p1.kill()
     p1.wait()
     assert [s["state"] for s in cli_json(lane, "sessions", session="s2", pid=p2.pid)] == ["dead", "live"]

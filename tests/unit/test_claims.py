@@ -449,6 +449,21 @@ def test_peer_equality() -> None:
     assert hash(a) == hash(ownership.Peer("B", 1))
 
 
+def test_others_hold_any_is_false_only_when_find_could_name_nobody(state) -> None:  # type: ignore[no-untyped-def]
+    conn, _ = state
+    assert not ownership.others_hold_any(conn, WT, "A")
+    ownership.set_staged(conn, WT, "A", [b"mine"])
+    ownership.set_staged(conn, "wt1", "B", [b"elsewhere"])           # another worktree
+    ownership.reserve(conn, "B", ["shared/**"], False, "", 600)       # shared reservations refuse nothing
+    ownership.reserve(conn, "A", ["own/**"], True, "", 600)          # our own
+    assert not ownership.others_hold_any(conn, WT, "A")
+    ownership.reserve(conn, "B", ["locked/**"], True, "", 600)
+    assert ownership.others_hold_any(conn, WT, "A")
+    assert not ownership.others_hold_any(conn, WT, "A", now=time.time() + 3600)  # expired
+    ownership.set_staged(conn, WT, "B", [b"theirs"])
+    assert ownership.others_hold_any(conn, WT, "A", now=time.time() + 3600)
+
+
 def test_commit_maker_and_merge_markers(conn) -> None:  # type: ignore[no-untyped-def]
     """Attribution and merge-state rows live here too (guard.history and
     run.merge_state give them meaning; tests/unit/test_merge_state.py and

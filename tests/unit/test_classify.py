@@ -533,3 +533,14 @@ def test_commit_args(args: list[str], flags: set[str], paths: list[str], pathspe
 ])
 def test_is_amend(command: str, args: list[str], amend: bool) -> None:
     assert commands.is_amend(command, args) is amend
+
+
+@pytest.mark.parametrize("args, kind", [
+    (["HEAD", "X"], commands.REFS),
+    (["-m", "why", "refs/heads/main", "X"], commands.REFS),
+    (["refs/tags/v1", "X"], commands.OTHER),
+    (["--stdin"], commands.OTHER),
+    ([], commands.OTHER),
+])
+def test_update_ref_of_head_or_a_branch_moves_refs(args: list[str], kind: str) -> None:
+    assert commands.classify("update-ref", args, lambda p: False) == kind

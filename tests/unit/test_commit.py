@@ -54,8 +54,8 @@ def run_commit(s: Session, argv: str) -> tuple[str, str, int]:
             stage.isolate_and_guard(s, inv, conn)
             if inv.command == "commit":
                 commit._check_commit(s, inv, conn)
-            old, new, status = commit._run_locked(s, inv, conn, slock)
-            commit._after(s, inv, conn, old, new, status, time.time())
+            old, new, status, intent = commit._run_locked(s, inv, conn, slock)
+            commit._after(s, inv, conn, old, new, status, time.time(), intent)
         finally:
             conn.close()
     return old, new, status
@@ -82,7 +82,7 @@ def test_git_runs_holding_the_global_and_the_session_lock(lane: Lane, a: Session
 
 def test_a_commit_moves_the_base_and_does_the_bookkeeping(lane: Lane, a: Session, conn: db.Connection) -> None:
     add(lane, a, P="A's P\n", new="new\n")
-    assert snapshot.read(a.git, "A") is not None
+    assert snapshot.read(a.git, "A") is None                  # alone: no snapshot ref
     old, new, status = run_commit(a, "commit -q -m A")
     assert status == 0 and old != new == lane.head()
     assert a.index.base() == new
@@ -97,7 +97,9 @@ def test_a_commit_moves_the_base_and_does_the_bookkeeping(lane: Lane, a: Session
     assert isolation.in_step(a)
 
 
-def test_a_failed_commit_keeps_the_base_and_the_claims(lane: Lane, a: Session, conn: db.Connection) -> None:
+def test_a_failed_commit_keeps_the_base_and_the_claims(lane: Lane, a: Session, conn: db.Connection,
+                                                       owner_proc) -> None:  # type: ignore[no-untyped-def]
+    sessions.register(conn, "Z", {"GITLANE_SESSION_PID": str(owner_proc().pid)}, str(lane.path))  # a live peer
     hook(lane, "pre-commit", "exit 1\n")
     add(lane, a, P="A's P\n")
     base = a.index.base()
@@ -167,20 +169,16 @@ def test_would_commit(lane: Lane, a: Session, argv: str, want: set[bytes]) -> No
     assert [n for n in os.listdir(a.dir) if n.startswith("index.predict")] == []
 
 
-def test_stamp_of() -> None:
-    assert commit._stamp_of("/nonexistent/file") is None
-    st = os.stat(__file__)
-    assert commit._stamp_of(__file__) == (st.st_ino, st.st_mtime_ns)
-
-
 @pytest.mark.parametrize("word", ["--amend", "--amen", "--am"])
-def test_an_abbreviated_amend_of_someone_elses_commit_is_refused(lane: Lane, a: Session, word: str) -> None:
+def test_an_abbreviated_amend_of_someone_elses_commit_is_refused(lane: Lane, a: Session, word: str,
+                                                                 make_session: Callable[..., Session]) -> None:
     """git takes any unambiguous prefix of a long option (`--amen`, `--am`
     are --amend), so the history guard must too: the base commit was made by
-    a person, and amending it is refused before git runs."""
+    a person, and while a peer is live amending it is refused before git runs."""
+    b = make_session("B")
+    refresh.ensure(b, "", "status", reading=True)          # a live peer (this process owns it)
     head = lane.head()
     with pytest.raises(Fatal) as exc:
         run_commit(a, f"commit -q {word} --no-edit")
-    assert exc.value.what == (f"refusing to amend HEAD ({head[:10]}): it was made by someone outside this "
-                              "session, not by session A")
+    assert f"{head[:7]} base (a person)" in exc.value.what
     assert lane.head() == head

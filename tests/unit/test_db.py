@@ -199,6 +199,43 @@ def test_state_file_is_beside_the_database(folder: Path) -> None:
         memory.close()
 
 
+# --- a write command's one connection ----------------------------------------
+
+def test_keep_open_reuses_one_connection_and_its_work_survives_an_exit_without_close(folder: Path) -> None:
+    """The shim's write path calls keep_open(): every connect() gives the same
+    connection, close() keeps it, and a process that leaves by os._exit
+    without closing leaves its committed transactions for the next reader."""
+    import subprocess
+    import sys
+    db.connect(str(folder)).close()  # the schema
+    code = ("import os, sys; sys.path.insert(0, sys.argv[1]); from gitlane.shared import db\n"
+            "db.keep_open()\n"
+            "a = db.connect(sys.argv[2]); a.close(); b = db.connect(sys.argv[2])\n"
+            "assert a is b, 'not reused'\n"
+            "db.audit(b, 'probe', 's1', detail='kept')\n"
+            "b.close()\n"
+            "print(os.path.exists(sys.argv[2] + '/' + 'state.db-wal'), flush=True)\n"
+            "os._exit(0)\n")
+    src = str(Path(db.__file__).resolve().parents[2])
+    res = subprocess.run([sys.executable, "-c", code, src, str(folder)], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "True"  # close() did not checkpoint and remove the WAL
+    conn = sqlite3.connect(str(folder / layout.DB))
+    try:
+        assert conn.execute("SELECT detail FROM audit WHERE event = 'probe'").fetchall() == [("kept",)]
+    finally:
+        conn.close()
+
+
+def test_without_keep_open_connections_are_separate(folder: Path) -> None:
+    a, b = db.connect(str(folder)), db.connect(str(folder))
+    try:
+        assert a is not b
+    finally:
+        a.close()
+        b.close()
+
+
 # --- one owner for the SQL -----------------------------------------------------------------
 
 SQL_OWNERS = {"shared/db.py", "shared/claims.py", "shared/sessions.py"}

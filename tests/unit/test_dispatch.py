@@ -129,3 +129,23 @@ def test_a_peers_path_is_refused_by_the_staging_path(lane: Lane, run, owner_proc
     assert exc.value.what.startswith("refusing to stage 1 path owned by another live session:\n"
                                      f"a.txt  staged by session B (pid {p.pid}, ")
     assert lane.staged("s1") == set()
+
+
+@pytest.mark.parametrize("argv", [["ls-files", "-s"], ["hash-object", "-w", "README"]])
+def test_a_git_of_the_same_session_never_waits_for_its_writer(lane: Lane, run, argv,  # type: ignore[no-untyped-def]
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """`git ls-files -s | git update-index --index-info`: the writer holds the
+    session lock while it reads its stdin; its partner runs without the lock."""
+    for fd in run("status").pass_fds:                            # the session exists
+        os.close(fd)                                             # (its exec is simulated)
+    sdir = lane.path / ".git" / "gitlane" / "sessions" / "s1"
+    holder = locks.holder_line("s1", "git update-index --index-info")
+    with locks.acquire(str(sdir / "lock"), holder, "session s1's lock", lambda: 0.05):
+        out = run(*argv)
+        assert isinstance(out, Exec) and out.argv == [real_git(), *argv] and out.pass_fds == []
+        assert out.env["GIT_INDEX_FILE"] == str(sdir / "index")
+    other = locks.holder_line("s2", "git update-index --index-info")
+    with locks.acquire(str(sdir / "lock"), other, "session s1's lock", lambda: 0.05):
+        monkeypatch.setenv("GITLANE_LOCK_TIMEOUT", "0.1")
+        with pytest.raises(Fatal):                               # anyone else's writer: we wait
+            run(*argv)

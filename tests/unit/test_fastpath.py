@@ -262,3 +262,63 @@ def test_own_bump_never_skips_a_peers_claim(ready: Lane, owner_proc) -> None:
     ready.git("add", "mine.txt", session="s1")              # bumps again
     out = ready.out("status", "--porcelain", session="s1")
     assert "README" not in out and "mine.txt" in out
+
+
+# --- a session's own HEAD (issue 17) ------------------------------------------------
+
+@pytest.fixture
+def branched(ready: Lane, owner_proc) -> Lane:
+    """s1 on its own branch (a private git dir) while a peer is live."""
+    peer = owner_proc()
+    ready.git("status", session="s2", pid=peer.pid)
+    ready.git("checkout", "-q", "-b", "feat", session="s1")
+    ready.git("status", session="s1")
+    ready.git("status", session="s1")
+    return ready
+
+
+def test_a_private_head_is_read_and_passed_like_the_full_path(branched: Lane, monkeypatch: pytest.MonkeyPatch) -> None:
+    gitdir = branched.path / ".git" / "gitlane" / "sessions" / "s1" / "gitdir"
+    assert (gitdir / "HEAD").read_text() == "ref: refs/heads/feat\n"
+    fast = _fast(branched, "status")
+    assert fast is not None, "an in-step read on a private HEAD must take the fast path"
+    assert fast == _full(branched, monkeypatch, "status")
+    assert fast[b"GIT_DIR"] == bytes(gitdir) and fast[b"GIT_WORK_TREE"] == bytes(branched.path)
+    sub = branched.path / "sub"
+    sub.mkdir()
+    assert _fast(branched, "status", cwd=sub) == fast
+    # a session without its own HEAD gets neither variable
+    branched.git("status", session="s3")
+    branched.git("status", session="s3")
+    plain = fastpath.read_plan(["status"], _env("s3"), str(branched.path))
+    assert plain is not None and b"GIT_DIR" not in plain[0]
+    os.close(plain[1])
+
+
+def test_declines_when_the_private_head_moved_or_a_switch_is_unfinished(branched: Lane) -> None:
+    branched.write("f.txt", "f\n")
+    branched.git("add", "f.txt", session="s1")
+    branched.git("commit", "-q", "-m", "f", session="s1")
+    assert _fast(branched, "status") is not None  # our own commit keeps us in step
+    branched.plain("update-ref", "refs/heads/feat", "HEAD")  # someone else moved our branch
+    assert _fast(branched, "status") is None
+    branched.git("status", session="s1")
+    assert _fast(branched, "status") is not None
+    journal = branched.path / ".git" / "gitlane" / "sessions" / "s1" / layout.SWITCH
+    journal.write_text("{}")
+    assert _fast(branched, "status") is None
+    journal.unlink()
+
+
+def test_prompt_shows_the_sessions_branch(branched: Lane) -> None:
+    env = {k.decode(): v.decode() for k, v in _env().items()}
+    for cmd in ([str(ROOT / "shim/gitlane"), "prompt", "--format", "{session}@{branch}"],
+                [str(ROOT / ".venv/bin/python"), "-c",
+                 "import sys; from gitlane.cli import prompt; sys.exit(prompt.fast(sys.argv[1:]))",
+                 "--format", "{session}@{branch}"]):
+        res = subprocess.run(cmd, cwd=branched.path, env=env, capture_output=True, check=True)
+        assert res.stdout == b"s1@feat\n"
+    env2 = {**env, "GITLANE_SESSION": "s2"}
+    res = subprocess.run([str(ROOT / "shim/gitlane"), "prompt", "--format", "{branch}"], cwd=branched.path,
+                         env=env2, capture_output=True, check=True)
+    assert res.stdout == b"main\n"

@@ -154,6 +154,60 @@ def test_rebase_merges_when_both_sides_made_the_same_change(lane: Lane, si: Sess
     assert staged(lane, si) == {"mine.txt"}
 
 
+# --- the staged-set cache -----------------------------------------------------
+
+def test_the_staged_set_is_known_for_exactly_the_content_and_base_it_was_recorded_for(
+        lane: Lane, si: SessionIndex, tmp_path: Path) -> None:
+    si.create()
+    stage(lane, si, "mine.txt", "mine\n")
+    base = si.base()
+    assert base is not None
+    session_index.remember_staged(si, si.path, base, [b"mine.txt"])
+    assert session_index.known_staged(si, si.path, base) == [b"mine.txt"]
+    assert session_index.known_staged(si, si.path, "0" * 40) is None     # another base
+    stage(lane, si, "more.txt", "more\n")                              # git wrote a new content
+    assert session_index.known_staged(si, si.path, base) is None
+
+
+def test_a_cache_for_an_index_git_wrote_without_a_checksum_is_never_used(lane: Lane, si: SessionIndex) -> None:
+    si.create()
+    base = si.base()
+    assert base is not None
+    data = bytearray(Path(si.path).read_bytes())
+    data[-20:] = b"\0" * 20                                            # index.skipHash
+    Path(si.path).write_bytes(bytes(data))
+    session_index.remember_staged(si, si.path, base, [b"x"])
+    assert session_index.known_staged(si, si.path, base) is None
+
+
+def test_rebase_carries_the_known_staged_set_and_asks_git_nothing_for_it(
+        lane: Lane, git: Git, si: SessionIndex, tmp_path: Path) -> None:
+    si.create()
+    stage(lane, si, "mine.txt", "mine\n")
+    base = si.base()
+    assert base is not None
+    session_index.remember_staged(si, si.path, base, [b"mine.txt"])
+    _, new = commit_aside(lane, tmp_path, "peer", {"peer.txt": "p\n"})
+    before = git.spawned
+    assert si.rebase() == [b"peer.txt"]
+    assert git.spawned - before == 2                                   # diff-tree, update-index
+    assert staged(lane, si) == {"mine.txt"}
+    assert session_index.known_staged(si, si.path, new) == [b"mine.txt"]
+
+
+def test_a_wrong_cache_never_outlives_a_new_index_content(lane: Lane, si: SessionIndex, tmp_path: Path) -> None:
+    """The overlap check trusts the cache only for the content it names: a
+    later add makes it miss, and the rebase then asks git (and so merges)."""
+    si.create()
+    base = si.base()
+    assert base is not None
+    session_index.remember_staged(si, si.path, base, [])
+    stage(lane, si, "README", "mine\n")
+    commit_aside(lane, tmp_path, "peer", {"README": "theirs\n"})
+    with pytest.raises(Conflict):
+        si.rebase()
+
+
 def test_a_conflict_refuses_and_leaves_the_index_untouched(lane: Lane, si: SessionIndex, tmp_path: Path) -> None:
     si.create()
     stage(lane, si, "README", "mine\n")

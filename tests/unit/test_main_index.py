@@ -149,11 +149,6 @@ def test_pending_file_damage_is_ignored(lane: Lane, git: Git, moved: tuple[str, 
     assert entries(lane) == tree(lane, new)                  # the one good line applied
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: shared.main_index._drop_pending removes the first N lines of the pending file, N being the "
-    "number of *valid* lines applied; damaged lines before them are counted as applied, so an "
-    "applied sync stays in the file while complete() returns True (and `gitlane doctor` keeps "
-    "reporting it pending until a second run)"))
 def test_complete_true_means_nothing_is_left_pending_even_after_damage(lane: Lane, git: Git,
                                                                        moved: tuple[str, str]) -> None:
     old, new = moved
@@ -201,3 +196,57 @@ def test_the_first_commit_on_an_unborn_branch(empty_lane: Lane, tmp_path: Path) 
     assert not (empty_lane.path / ".git" / "index").exists()
     assert main_index.sync(git, repo.empty_tree(), new) is True
     assert entries(empty_lane) == {"f": blob_id}
+
+
+def test_an_intent_becomes_the_commit_found_on_head(lane: Lane, git: Git, moved: tuple[str, str]) -> None:
+    """A shim killed after git's ref update leaves only its intent: complete()
+    finds the commit whose first parent is the intent's old HEAD."""
+    old, new = moved
+    line = main_index.intend(git, old)
+    assert main_index.pending(git) == [(old, None)]
+    assert main_index.complete(git) is True
+    assert entries(lane) == tree(lane, new)
+    assert not pending_file(git).exists() and line == f"{old} -"
+
+
+def test_an_intent_with_no_commit_goes_once_the_command_is_over(lane: Lane, git: Git, state_dir: None) -> None:
+    head = lane.head()
+    before = (lane.path / ".git" / "index").read_bytes()
+    main_index.intend(git, head)                             # the commit failed: HEAD never moved
+    assert main_index.complete(git) is True
+    assert (lane.path / ".git" / "index").read_bytes() == before
+    assert main_index.pending(git) == []
+
+
+def test_settle_replaces_exactly_its_own_intent(lane: Lane, git: Git, tmp_path: Path,
+                                                moved: tuple[str, str]) -> None:
+    old, new = moved
+    other = main_index.intend(git, "e" * 40)                 # another session's commit, under way
+    mine = main_index.intend(git, old)
+    lock = lane.path / ".git" / "index.lock"
+    lock.write_bytes(b"")
+    holder = live_git(lane)
+    try:
+        assert main_index.settle(git, mine, old, new, patience=0.0) is False
+        assert main_index.pending(git) == [("e" * 40, None), (old, new)]
+    finally:
+        lock.unlink()
+        holder.kill()
+        holder.wait()
+    assert other is not None
+    assert main_index.complete(git) is True                  # the other's intent: no commit, lock free
+    assert entries(lane) == tree(lane, new)
+
+
+def test_stale_names_what_a_session_commit_replaced_and_repair_fixes_it(lane: Lane, git: Git,
+                                                                       moved: tuple[str, str]) -> None:
+    old, new = moved
+    lane.write("b", "the person's b\n")
+    lane.plain("add", "b")                                   # staged by the person: never listed
+    found = main_index.stale(git, lambda c: "A" if c == new else None)
+    assert sorted(found) == [b"a", b"c", b"d"]
+    assert main_index.stale(git, lambda c: None) == {}       # a person's commit: not ours to fix
+    assert main_index.repair(git, found) is True
+    got = entries(lane)
+    assert got["a"] == tree(lane, new)["a"] and got["c"] == tree(lane, new)["c"] and "d" not in got
+    assert got["b"] == blob(lane, "the person's b\n")

@@ -13,7 +13,7 @@ import pytest
 from gitlane.errors import Fatal
 from gitlane.run import merge_state
 from gitlane.session import Session
-from gitlane.shared import db
+from gitlane.shared import db, sessions
 from gitlane.testing.inproc import commit_plain, invocation
 from gitlane.testing.lane import Lane
 
@@ -21,6 +21,13 @@ from gitlane.testing.lane import Lane
 @pytest.fixture
 def a(make_session: Callable[..., Session]) -> Session:
     return make_session("A")
+
+
+@pytest.fixture
+def peer(conn: db.Connection) -> str:
+    """A live peer session P (owned by this test process): peer rules apply."""
+    sessions.register(conn, "P", {"GITLANE_SESSION_PID": str(os.getpid())}, "/")
+    return "P"
 
 
 def marker(lane: Lane, name: str) -> Path:
@@ -80,6 +87,7 @@ def test_claim_leaves_a_marker_that_is_already_there(lane: Lane, a: Session, con
 def test_check_refuses_another_sessions_state(lane: Lane, a: Session, conn: db.Connection,
                                               make_session: Callable[..., Session]) -> None:
     b = make_session("B")
+    sessions.register(conn, "B", {"GITLANE_SESSION_PID": str(os.getpid())}, "/")
     marker(lane, "rebase-merge")
     merge_state.record(b, conn)
     with pytest.raises(Fatal) as exc:
@@ -89,7 +97,7 @@ def test_check_refuses_another_sessions_state(lane: Lane, a: Session, conn: db.C
     merge_state.check(b, invocation("rebase --continue"), conn)      # its owner carries on
 
 
-def test_check_refuses_state_nobody_in_gitlane_owns(lane: Lane, a: Session, conn: db.Connection) -> None:
+def test_check_refuses_state_nobody_in_gitlane_owns(lane: Lane, a: Session, conn: db.Connection, peer: str) -> None:
     marker(lane, "CHERRY_PICK_HEAD")                 # a person's cherry-pick, outside gitlane
     with pytest.raises(Fatal) as exc:
         merge_state.check(a, invocation("merge x"), conn)
@@ -105,7 +113,7 @@ def test_commands_that_never_build_on_the_index_are_not_checked(lane: Lane, a: S
     merge_state.check(a, invocation(command), conn)
 
 
-def test_force_lets_it_through_and_audits(lane: Lane, a: Session, conn: db.Connection,
+def test_force_lets_it_through_and_audits(lane: Lane, a: Session, conn: db.Connection, peer: str,
                                           monkeypatch: pytest.MonkeyPatch) -> None:
     marker(lane, "REVERT_HEAD")
     monkeypatch.setenv("GITLANE_FORCE", "1")
@@ -130,3 +138,12 @@ def test_record_keeps_the_first_owner(lane: Lane, a: Session, conn: db.Connectio
                                         ("rebase-apply", "rebase")])
 def test_finish_verb(name: str, verb: str) -> None:
     assert merge_state._finish_verb(name) == verb
+
+
+@pytest.mark.parametrize("name", ["MERGE_HEAD", "rebase-merge", "CHERRY_PICK_HEAD"])
+def test_alone_state_left_by_plain_git_does_not_block(lane: Lane, a: Session, conn: db.Connection, name: str) -> None:
+    """No live peer: the session is plain git, which would carry on."""
+    marker(lane, name)
+    merge_state.check(a, invocation("commit -m x"), conn)
+    merge_state.check(a, invocation("checkout -b topic"), conn)
+    assert conn.execute("SELECT COUNT(*) FROM audit").fetchone() == (0,)

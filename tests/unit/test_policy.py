@@ -264,3 +264,23 @@ def test_restore_staged_only_touches_my_index() -> None:
 def test_whole_tree_hint_names_the_same_command_narrowed(command: str, args: list[str], narrow: str) -> None:
     d = guard.decide(command, args, "refs" if command == "reset" else "other", BUSY, [])
     assert d.allowed is False and d.hint.startswith(f"limit it to your own paths ({narrow})"), d.hint
+
+
+# --- branches other live sessions have checked out (issue 17) ----------------------
+
+@pytest.mark.parametrize("args,targets", [
+    (["-d", "a", "b"], ["a", "b"]), (["-D", "a"], ["a"]), (["--delete", "a"], ["a"]),
+    (["-m", "a", "b"], ["a"]), (["-M", "b"], []), (["-c", "a", "b"], []),
+    (["-f", "a", "main"], ["a"]), (["--force", "a"], ["a"]), (["a"], []), (["a", "main"], []),
+])
+def test_branch_targets(args: list[str], targets: list[str]) -> None:
+    assert guard.branch_targets(args) == targets
+
+
+def test_deleting_or_moving_a_branch_a_peer_is_on_is_refused() -> None:
+    view = guard.View([B, C], heads={"feat": "B"})
+    d = guard.decide("branch", ["-D", "feat"], "refs", view, None)
+    assert not d.allowed and d.reason == "refusing `git branch -D feat`: 'feat' is checked out by session B"
+    assert guard.decide("branch", ["-D", "other"], "refs", view, None).allowed
+    assert guard.decide("branch", ["new", "feat"], "refs", view, None).allowed
+    assert guard.decide("branch", ["-D", "feat"], "refs", guard.View([], heads={"feat": "B"}), None).allowed

@@ -154,8 +154,8 @@ def test_exec_gives_sigpipe_back_to_the_program() -> None:
 # Outside git/proc.py, only these start a process, each for a reason:
 PROCESS_STARTERS = {
     "fastpath.py": "execs git for the in-step read without importing os",
-    "shared/main_index.py": "starts the detached .git/index retry (Python, not git) with close_fds, "
-                            "so it never inherits the session lock fd proc.call made inheritable",
+    "shared/main_index.py": "forks the .git/index follower before git runs; the child closes every "
+                            "inherited fd (the session and global lock fds included) at once",
     "testing/": "the harness runs the shim, the real git and helpers as a user would",
 }
 _SPAWNERS = {"posix_spawn", "posix_spawnp", "fork", "forkpty", "system", "popen", "spawnv", "spawnve",

@@ -41,6 +41,16 @@ def test_a_plain_repository_from_its_top_and_below(lane: Lane) -> None:
     assert r.top_rel("c.txt") == b"a/b/c.txt" and r.top_rel("../../x") == b"x" and r.top_rel(".") == b"a/b"
 
 
+def test_from_outside_the_work_tree_paths_are_relative_to_its_top(lane: Lane, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """`git --git-dir=repo/.git --work-tree=repo rm somefile` from repo's parent:
+    git has no prefix there, so `somefile` is repo/somefile."""
+    from gitlane.git import args as gitargs
+    from gitlane.git.repo import discover
+    split = gitargs.split([f"--git-dir={lane.path}/.git", f"--work-tree={lane.path}", "rm", "README"])
+    r = discover(split, {}, str(lane.path.parent))
+    assert r is not None and r.top_rel("README") == b"README" and r.top_rel("d/x") == b"d/x"
+
+
 def test_dash_c_accumulates(lane: Lane) -> None:
     (lane.path / "a" / "b").mkdir(parents=True)
     r = agree(lane.path, ["-C", "a", "-C", "b"])

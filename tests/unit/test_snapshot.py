@@ -88,6 +88,50 @@ def test_an_unmerged_index_keeps_the_previous_snapshot(lane: Lane, git: Git, ind
     assert ref_commit(lane) == before
 
 
+def test_alone_take_writes_nothing_and_drops_an_old_ref(lane: Lane, git: Git, index: str) -> None:
+    snapshot.take(git, "A", index, lane.head(), True)
+    snapshot.take(git, "A", index, lane.head(), True, alone=True)
+    assert ref_commit(lane) is None
+
+
+def session_folder(lane: Lane, git: Git, name: str, index: str | None) -> str:
+    from gitlane import layout
+    sdir = layout.session_dir(git.repo.common_dir, "", name)
+    os.makedirs(sdir, exist_ok=True)
+    Path(sdir, "base").write_text(lane.head() + "\n")
+    if index:
+        Path(sdir, "index").write_bytes(Path(index).read_bytes())
+    return sdir
+
+
+def test_protect_all_covers_every_staging_session_but_the_skipped_one(lane: Lane, git: Git, index: str) -> None:
+    """A real `git gc --prune=now` between protect_all and unprotect keeps every
+    session's staged blobs; afterwards no ref is left."""
+    refs_before = lane.plain("for-each-ref").stdout
+    blob = lane.plain("rev-parse", ":new.txt", index=index).stdout.decode().strip()
+    session_folder(lane, git, "A", index)
+    mine = session_folder(lane, git, "ME", index)
+    clean = str(Path(index).parent / "clean")
+    lane.plain("read-tree", "HEAD", index=clean)
+    session_folder(lane, git, "C", clean)                      # stages nothing: no ref
+    written = snapshot.protect_all(git, skip=mine)
+    assert [name for name, _ in written] == ["A"]
+    lane.plain("gc", "-q", "--prune=now")
+    snapshot.unprotect(git, written)
+    assert lane.plain("cat-file", "blob", blob).stdout == b"staged only here\n"
+    assert lane.plain("for-each-ref").stdout == refs_before
+
+
+def test_unprotect_keeps_a_ref_its_session_rewrote(lane: Lane, git: Git, index: str) -> None:
+    session_folder(lane, git, "A", index)
+    written = snapshot.protect_all(git)
+    lane.write("README", "newer\n")
+    lane.plain("add", "README", index=index)
+    snapshot.take(git, "A", index, lane.head(), True)          # the owner, with a live peer
+    snapshot.unprotect(git, written)
+    assert ref_commit(lane) is not None
+
+
 def test_ref_names() -> None:
     assert snapshot.ref_name("s1") == "refs/gitlane/sessions/s1"
     assert snapshot.PREFIX == "refs/gitlane/sessions/"

@@ -179,7 +179,8 @@ def test_claim_or_refuse_is_all_or_nothing(lane: Lane, a: Session, peer, conn: d
 
 
 def test_claim_or_refuse_records_claims_snapshot_and_count(lane: Lane, a: Session, conn: db.Connection,
-                                                           tmp_path: Path) -> None:
+                                                           tmp_path: Path, peer) -> None:  # type: ignore[no-untyped-def]
+    peer("B")                                                      # a live peer: the snapshot ref is kept
     tmp = staged_copy(lane, a, tmp_path, Q="A's Q\n", new="new\n")
     os.replace(tmp, a.index.path)
     gen_before = layout.read_stamp(a.dir)[0]
@@ -193,3 +194,20 @@ def test_claim_or_refuse_records_claims_snapshot_and_count(lane: Lane, a: Sessio
     stage.claim_or_refuse(a, a.index.path, None, "")
     assert claim_rows(conn) == [] and snapshot.read(a.git, "A") is None
     assert Path(a.path(layout.STAGED_COUNT)).read_text() == "0\n"
+
+
+def test_alone_claim_or_refuse_writes_no_snapshot_ref(lane: Lane, a: Session, conn: db.Connection,
+                                                      tmp_path: Path, peer) -> None:  # type: ignore[no-untyped-def]
+    """Alone, no ref shows in for-each-ref; one left from when a peer was live goes."""
+    refs_before = lane.plain("for-each-ref").stdout
+    os.replace(staged_copy(lane, a, tmp_path, new="new\n"), a.index.path)
+    stage.claim_or_refuse(a, a.index.path, None, "")
+    assert claim_rows(conn) == [(b"new", "A")] and snapshot.read(a.git, "A") is None
+    assert lane.plain("for-each-ref").stdout == refs_before
+    p = peer("B")
+    stage.claim_or_refuse(a, a.index.path, None, "")
+    assert snapshot.read(a.git, "A") is not None
+    p.kill()
+    p.wait()
+    stage.claim_or_refuse(a, a.index.path, None, "")
+    assert snapshot.read(a.git, "A") is None

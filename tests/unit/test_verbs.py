@@ -35,15 +35,34 @@ def blob(lane: Lane, text: str) -> str:
 def test_internal_env_scrubs_what_would_steer_our_calls() -> None:
     env = {"GIT_INDEX_FILE": "/x", "GIT_LITERAL_PATHSPECS": "0", "GIT_GLOB_PATHSPECS": "1",
            "GIT_NOGLOB_PATHSPECS": "1", "GIT_ICASE_PATHSPECS": "1", "GIT_TRACE": "1", "GIT_TRACE2_EVENT": "/t",
-           "GIT_TRACE_PACKET": "1", "GIT_DIR": "/kept", "HOME": "/h"}
+           "GIT_TRACE_PACKET": "1", "GIT_TRACE_SETUP": "1", "GIT_REDIRECT_STDERR": "2>&1",
+           "GIT_DIR": "/kept", "HOME": "/h"}
     assert verbs.internal_env(env) == {"GIT_DIR": "/kept", "HOME": "/h", "GIT_OPTIONAL_LOCKS": "0",
                                        "GIT_LITERAL_PATHSPECS": "1"}
 
 
 def test_every_call_names_the_repository_explicitly(git: Git, lane: Lane) -> None:
     top = str(lane.path)
-    assert git._argv(["status"]) == [real_git(), "-C", top, f"--git-dir={top}/.git", f"--work-tree={top}",
+    assert git._argv(["status"]) == [real_git(), "-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false",
+                                     "-C", top, f"--git-dir={top}/.git", f"--work-tree={top}",
                                      "-c", "core.splitIndex=false", "status"]   # our indexes are never split
+
+
+def test_our_index_writes_run_no_hook_and_no_fsmonitor(git: Git, lane: Lane, tmp_path: Path) -> None:
+    """post-index-change fires on every index write, the fsmonitor hook on every
+    refresh: plain git would never have run them for gitlane's own plumbing."""
+    ran = tmp_path / "ran"
+    for name in ("post-index-change", "fsmonitor"):
+        hook = lane.path / ".git" / "hooks" / name
+        hook.write_text(f"#!/bin/sh\necho {name} >> '{ran}'\n")
+        hook.chmod(0o755)
+    lane.plain("config", "core.fsmonitor", str(lane.path / ".git" / "hooks" / "fsmonitor"))
+    index = str(tmp_path / "index")
+    git.read_tree(index, "HEAD")
+    git.run("update-index", "-q", "--refresh", index=index, check=False)
+    assert not ran.exists()
+    lane.plain("read-tree", "HEAD", index=index)                 # the same write by plain git runs it
+    assert "post-index-change" in ran.read_text()
 
 
 def test_run_raises_git_error_with_what_failed(git: Git) -> None:
@@ -243,3 +262,16 @@ def test_alias_as_git_sees_it(git: Git, lane: Lane) -> None:
     assert git.alias([], "co") == "checkout" and git.alias([], "CO") == "checkout"
     assert git.alias(["-c", "alias.x=log -1"], "x") == "log -1"
     assert git.alias([], "nope") is None
+
+
+def test_the_staged_set_needs_diff_index_an_intent_to_add_path_has_no_tree_entry(
+        lane: Lane, git: Git, base: str, idx: str) -> None:
+    """Why changed_paths() reads the index (diff-index) rather than diffing
+    the snapshot's tree against the base: `add -N` stages a path that
+    write-tree leaves out, and the session must still claim it."""
+    lane.write("ita.txt", "intent\n")
+    lane.plain("add", "-N", "--", "ita.txt", index=idx)
+    assert b"ita.txt" in git.changed_paths(idx, base)
+    tree = git.write_tree(idx)
+    assert tree is not None
+    assert b"ita.txt" not in git.changed_between(base, tree)

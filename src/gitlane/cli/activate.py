@@ -144,6 +144,8 @@ def _end(name: str) -> None:
     try:
         env = open_env(need_repo=False)
         if env is not None and sessions.get(env.conn, name) is not None:
+            from gitlane.run import switch
+            switch.leave(env.repo, env.git, name, env.conn)  # its files go back to the shared HEAD's
             sessions.end(env.conn, name)
     except (Fatal, OSError):
         pass

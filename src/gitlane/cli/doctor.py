@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
             _check_locks(rep, env, conn)
             if conn is not None:
                 _check_sessions(rep, env, conn)
-            _check_main_index(rep, env)
+            _check_main_index(rep, env, conn)
             _check_sparse(rep, env)
     if args.json:
         emit_json(dict(items=rep.items, problems=rep.problems))
@@ -286,15 +286,29 @@ def _pid_alive(pid: int) -> bool:
     return is_alive(pid, None)
 
 
-def _check_main_index(rep: Report, env) -> None:  # type: ignore[no-untyped-def]
-    """.git/index must follow HEAD for what sessions committed."""
+def _check_main_index(rep: Report, env, conn) -> None:  # type: ignore[no-untyped-def]
+    """.git/index must follow HEAD for what sessions committed
+    (docs/DESIGN.md, "Invariants", 10): syncs left pending, and damage no
+    record explains (a sync lost, an index planted by hand)."""
+    from gitlane.guard import history
     from gitlane.shared import main_index
     waiting = main_index.pending(env.git)
-    if not waiting:
+    if waiting:
+        fixed = rep.fix and main_index.complete(env.git, patience=5.0)
+        rep.add("warn", f".git/index has not yet followed {len(waiting)} session commit(s)",
+                "gitlane doctor --fix brings it up to date (it waits for .git/index.lock)", fixed)
+    if conn is None:
         return
-    fixed = rep.fix and main_index.complete(env.git, patience=5.0)
-    rep.add("warn", f".git/index has not yet followed {len(waiting)} session commit(s)",
-            "gitlane doctor --fix brings it up to date (it waits for .git/index.lock)", fixed)
+    found = main_index.stale(env.git, lambda commit: history.maker(conn, commit))
+    if not found:
+        return
+    names = ", ".join(os.fsdecode(p) for p in sorted(found)[:10]) + (" ..." if len(found) > 10 else "")
+    fixed = rep.fix and main_index.repair(env.git, found)
+    if fixed and conn is not None:
+        db.audit(conn, "repair", env.name, detail=f".git/index brought to HEAD for {len(found)} path(s)")
+    rep.add("error", f".git/index is behind HEAD on {len(found)} path(s) sessions committed: {names} "
+                     "(a plain commit now would revert them)",
+            "gitlane doctor --fix brings those paths to HEAD (what a person staged is kept)", fixed)
 
 
 def _check_sparse(rep: Report, env) -> None:  # type: ignore[no-untyped-def]

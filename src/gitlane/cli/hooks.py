@@ -155,6 +155,8 @@ def session_end(ev: Event) -> None:
     env = _env_for(ev.cwd)
     name = _session(ev)
     if env is not None and sessions.get(env.conn, name) is not None:
+        from gitlane.run import switch
+        switch.leave(env.repo, env.git, name, env.conn)  # its files go back to the shared HEAD's
         sessions.end(env.conn, name)
     return None
 

@@ -20,7 +20,7 @@ DEFAULT = fastpath.PROMPT_FORMAT
 
 def configure(p: "argparse.ArgumentParser", name: str) -> None:
     p.add_argument("--format", default=DEFAULT,
-                   help="template with {session} and {marker} (default: %(default)s)")
+                   help="template with {session}, {marker} and {branch} (default: %(default)s)")
 
 
 def run(args: "argparse.Namespace") -> int:
@@ -35,14 +35,19 @@ def segment(fmt: str) -> int:
     name = os.environ.get("GITLANE_SESSION") or os.environ.get("CLAUDE_CODE_SESSION_ID")
     if not name:
         return 0
-    marker = ""
+    marker = branch = ""
     try:
         session.validate(name)
         repo = discover(gitargs.Split(), os.environ, os.getcwd())
         if repo is not None:
-            count = (files.read_text(os.path.join(session.dir_for(repo, name), layout.STAGED_COUNT)) or "0").strip()
+            sdir = session.dir_for(repo, name)
+            count = (files.read_text(os.path.join(sdir, layout.STAGED_COUNT)) or "0").strip()
             marker = "*" if count not in ("", "0") else ""
+            branch = fastpath.branch_shown(layout.head_dir(repo.wt_git_dir, sdir))
     except Exception:
         pass  # a prompt must never fail
-    sys.stdout.write(fmt.format(session=name, marker=marker) + "\n")
+    try:
+        sys.stdout.write(fmt.format(session=name, marker=marker, branch=branch) + "\n")
+    except (KeyError, IndexError, ValueError):
+        sys.stdout.write(DEFAULT.format(session=name, marker=marker) + "\n")
     return 0

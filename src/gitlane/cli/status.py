@@ -5,7 +5,7 @@ import argparse
 import os
 import time
 
-from gitlane import layout, session
+from gitlane import files, layout, session
 from gitlane.cli.common import add_json, emit_json, open_env, plural, table
 from gitlane.run import merge_state
 from gitlane.shared import claims, sessions
@@ -42,6 +42,7 @@ def collect(env) -> dict:  # type: ignore[no-untyped-def]
         mine = owned.get(rec.name, {})
         staged = _staged_in_index(env, sdir, base) or [os.fsdecode(p) for p in mine.get(claims.STAGED, [])]
         listed.append(dict(name=rec.name, state=rec.state, pid=rec.pid, label=rec.label, base=base,
+                           branch=_branch(env, sdir, rec.state),
                            age=round(now - rec.started), last_seen=round(now - rec.last_seen),
                            staged=staged, edits=[os.fsdecode(p) for p in mine.get(claims.EDIT, [])],
                            reservations=[r for r in reservations if r["session"] == rec.name],
@@ -49,6 +50,25 @@ def collect(env) -> dict:  # type: ignore[no-untyped-def]
     shared = [dict(what=w, session=sess, age=round(now - t)) for w, sess, t in merge_state.in_progress(conn, env.repo.git_dir)]
     return dict(repository=env.repo.top, session=env.name, sessions=listed,
                 reservations=reservations, shared_state=shared)
+
+
+def _branch(env, sdir: str, state: str) -> str | None:  # type: ignore[no-untyped-def]
+    """The session's branch (its own HEAD's, else the shared HEAD's); for an
+    ended session, the branch it ended on while that is not merged into the
+    shared HEAD ("feat (unmerged)"), else None."""
+    from gitlane.session import head
+    if state != "ended" or head.has_private(sdir):
+        return head.describe(env.repo, sdir)
+    ended = (files.read_text(os.path.join(sdir, layout.ENDED_ON)) or "").strip()
+    if not ended.startswith("ref: refs/heads/"):
+        return None
+    ref = ended[5:]
+    shared = head.shared_commit(env.repo)
+    tip = env.git.resolve_commit(ref)
+    if tip is None:
+        return None  # deleted
+    merged = env.git.run("merge-base", "--is-ancestor", tip, shared, check=False).rc == 0
+    return None if merged else ref[len("refs/heads/"):] + " (unmerged)"
 
 
 def _staged_in_index(env, sdir: str, base: str) -> list[str]:  # type: ignore[no-untyped-def]
@@ -66,10 +86,10 @@ def _staged_in_index(env, sdir: str, base: str) -> list[str]:  # type: ignore[no
 def render_sessions(sessions: list[dict]) -> str:
     if not sessions:
         return "no sessions yet in this repository"
-    rows = [(("* " if s["current"] else "  ") + s["name"], s["state"], s["pid"] or "?",
+    rows = [(("* " if s["current"] else "  ") + s["name"], s["state"], s.get("branch") or "-", s["pid"] or "?",
              len(s["staged"]), len(s["reservations"]), (s["base"] or "-")[:10],
              human_duration(s["age"]), s["label"] or "") for s in sessions]
-    return table(rows, ("  SESSION", "STATE", "PID", "STAGED", "RESERVED", "BASE", "AGE", "LABEL"))
+    return table(rows, ("  SESSION", "STATE", "BRANCH", "PID", "STAGED", "RESERVED", "BASE", "AGE", "LABEL"))
 
 
 def render_details(data: dict, me: str | None) -> list[str]:

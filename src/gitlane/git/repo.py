@@ -16,20 +16,43 @@ EMPTY_TREE = {"sha1": "4b825dc642cb6eb9a060e54bf8d69288fbee4904",
 
 
 class Repo:
-    __slots__ = ("git_dir", "common_dir", "top", "cwd")
+    __slots__ = ("git_dir", "common_dir", "top", "cwd", "wt_git_dir")
 
-    def __init__(self, git_dir: str, common_dir: str, top: str, cwd: str) -> None:
+    def __init__(self, git_dir: str, common_dir: str, top: str, cwd: str, wt_git_dir: str | None = None) -> None:
         self.git_dir = git_dir        # per-worktree git dir (HEAD, index live here)
         self.common_dir = common_dir  # objects, refs, config: shared by worktrees
         self.top = top                # top of the work tree
         self.cwd = cwd                # where git will run (after every -C)
+        # The work tree's own git dir (its shared HEAD, `.git/index`): git_dir
+        # itself, unless git_dir is a session's private git dir
+        # (docs/DESIGN.md, "Session branches").
+        self.wt_git_dir = wt_git_dir or git_dir
 
     @property
     def worktree_id(self) -> str:
         """'' for the main worktree, the linked worktree's name otherwise."""
-        if os.path.samefile(self.git_dir, self.common_dir):
+        if os.path.samefile(self.wt_git_dir, self.common_dir):
             return ""
-        return os.path.basename(self.git_dir.rstrip("/"))
+        return os.path.basename(self.wt_git_dir.rstrip("/"))
+
+    @property
+    def private(self) -> bool:
+        """HEAD is a session's own (a private git dir), not the work tree's."""
+        return self.git_dir != self.wt_git_dir
+
+    def with_git_dir(self, git_dir: str) -> Repo:
+        """The same work tree seen through a session's private git dir."""
+        return Repo(git_dir, self.common_dir, self.top, self.cwd, self.wt_git_dir)
+
+    def shared_head_ref(self) -> str | None:
+        """The branch the work tree's own HEAD names, None when detached."""
+        text = _read(os.path.join(self.wt_git_dir, "HEAD"))
+        if text and text.startswith("ref: "):
+            return text[5:].strip()
+        return None
+
+    def shared_head(self) -> str | None:
+        return resolve_ref(Repo(self.wt_git_dir, self.common_dir, self.top, self.cwd), "HEAD")
 
     def state_dir(self) -> str:
         return layout.state_dir(self.common_dir)
@@ -60,8 +83,11 @@ class Repo:
     def top_rel(self, word: str) -> bytes:
         """A path as the user typed it (relative to cwd), relative to the top
         of the work tree, normalised: what git's pathspec code would make of
-        a literal path."""
-        full = os.path.normpath(os.path.join(self.cwd, word))
+        a literal path. From outside the work tree (`--work-tree=DIR`) git has
+        no prefix: paths are relative to the top."""
+        rel = os.path.relpath(self.cwd, self.top)
+        base = self.top if rel == ".." or rel.startswith("../") else self.cwd
+        full = os.path.normpath(os.path.join(base, word))
         return os.fsencode(os.path.relpath(full, self.top))
 
 
@@ -114,12 +140,26 @@ def _make(git_dir: str, top: str, cwd: str) -> Repo | None:
     rel = _read(os.path.join(git_dir, "commondir"))
     if rel:
         common = os.path.normpath(os.path.join(git_dir, rel.strip()))
+        private = _private_owner(git_dir, common)
+        if private:
+            return Repo(git_dir, common, os.path.abspath(top), cwd, private)
     elif layout.git_bool(layout.config_values(_read(os.path.join(common, "config")) or "", "core").get("bare")):
         # Only the main worktree is made bare by core.bare: git ignores the
         # common config's core.bare in a linked worktree (setup.c), which is
         # how `clone --bare` + `worktree add` layouts work.
         return None
     return Repo(git_dir, common, os.path.abspath(top), cwd)
+
+
+def _private_owner(git_dir: str, common: str) -> str | None:
+    """The main work tree's git dir when git_dir is a session's private git
+    dir (`<common>/gitlane/sessions/NAME/gitdir`, as GIT_DIR in a session's
+    git children), else None."""
+    root = layout.sessions_root(common, "")
+    parent = os.path.dirname(git_dir.rstrip("/"))
+    if os.path.basename(git_dir.rstrip("/")) == layout.GITDIR and os.path.dirname(parent) == root:
+        return common
+    return None
 
 
 def _gitfile(path: str) -> str | None:

@@ -23,7 +23,10 @@ from gitlane.git.repo import Repo
 # user's command alone (GIT_TRACE2_EVENT etc. would get our calls too).
 _SCRUB = ("GIT_INDEX_FILE", "GIT_LITERAL_PATHSPECS", "GIT_GLOB_PATHSPECS",
           "GIT_NOGLOB_PATHSPECS", "GIT_ICASE_PATHSPECS")
-_SCRUB_PREFIXES = ("GIT_TRACE",)
+_SCRUB_PREFIXES = ("GIT_TRACE", "GIT_REDIRECT_")  # GIT_TRACE2*, GIT_TRACE_SETUP, ...
+# Our plumbing must not run the user's hooks (post-index-change fires on every
+# index write) nor ask their fsmonitor: both would see calls plain git never makes.
+_QUIET = ("-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false")
 
 
 def internal_env(env: Mapping[str, str]) -> dict[str, str]:
@@ -42,10 +45,18 @@ class Git:
         self.user_env = dict(env)  # for calls that must read paths as the user wrote them
         self.spawned = 0
 
+    def through(self, repo: Repo) -> Git:
+        """The same git, seen through another git dir of the same work tree
+        (a session's private HEAD, session.head)."""
+        other = Git.__new__(Git)
+        other.real, other.repo, other.base_env, other.user_env, other.spawned = (
+            self.real, repo, self.base_env, self.user_env, 0)
+        return other
+
     def _argv(self, args: Sequence[str]) -> list[str]:
         r = self.repo
         # Never a split session index: layout.session_config.
-        return [self.real, "-C", r.top, f"--git-dir={r.git_dir}", f"--work-tree={r.top}",
+        return [self.real, *_QUIET, "-C", r.top, f"--git-dir={r.git_dir}", f"--work-tree={r.top}",
                 "-c", "core.splitIndex=false", *args]
 
     def _env(self, index: str | None, extra: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -157,6 +168,34 @@ class Git:
     def apply_cached(self, index: str, patch: bytes) -> proc.Result:
         return self.run("apply", "--cached", "--3way", "--binary", "-", index=index, input=patch, check=False)
 
+    def diff_files(self, index: str, paths: Sequence[bytes]) -> list[bytes]:
+        """Tracked paths among `paths` (each in the index) whose work tree file differs from the
+        index entry in content, type or mode. Their stat info is refreshed
+        first (`add --refresh`): diff-files alone reports every entry whose
+        stat differs, whatever the content."""
+        found: list[bytes] = []
+        for i in range(0, len(paths), 2000):
+            chunk = [os.fsdecode(p) for p in paths[i:i + 2000]]
+            self.run("add", "--refresh", "--", *chunk, index=index, check=False)
+            out = self.run("diff-files", "--name-only", "-z", "--no-renames", "--ignore-submodules=none",
+                           "--", *chunk, index=index).out
+            found += [p for p in out.split(b"\0") if p]
+        return found
+
+    def checkout_index(self, index: str, paths: Sequence[bytes]) -> None:
+        """Write these index entries to the work tree (replacing what is
+        there) and refresh their stat info in the index."""
+        if paths:
+            self.run("checkout-index", "-f", "-u", "-z", "--stdin", index=index,
+                     input=b"\0".join(paths) + b"\0")
+
+    def two_way(self, index: str, old: str, new: str) -> bool:
+        """`read-tree -m -i old new` on index: the index moves to new,
+        carrying its staged changes, and the work tree is neither read nor
+        written (-i: a half-written work tree after a crash is no obstacle). False when one of them
+        cannot be carried (the index is unchanged then)."""
+        return self.run("read-tree", "-m", "-i", old, new, index=index, check=False).rc == 0
+
     # --- the user's pathspecs --------------------------------------------------
 
     def user_ls_files(self, index: str, words: Sequence[str]) -> list[bytes]:
@@ -178,6 +217,21 @@ class Git:
         res = self.run("diff", "--name-only", "-z", "--no-renames", *spec, check=False)
         return [p for p in res.out.split(b"\0") if p] if res.rc == 0 else []
 
+    def last_changes(self, tip: str, exclude: str, paths: Sequence[bytes]) -> dict[bytes, str]:
+        """{path: the newest commit of `tip ^exclude` that changed it}."""
+        if not paths:
+            return {}
+        res = self.run("log", "-z", "--format=C%H", "--name-only", "--no-renames", tip, f"^{exclude}",
+                       "--", *(os.fsdecode(p) for p in paths), check=False)
+        found: dict[bytes, str] = {}
+        commit = ""
+        for tok in res.out.split(b"\0") if res.rc == 0 else []:
+            if tok.startswith(b"C") and len(tok) in (41, 65):
+                commit = tok[1:].decode()
+            elif tok.lstrip(b"\n") and commit:
+                found.setdefault(tok.lstrip(b"\n"), commit)
+        return found
+
     def commit_paths(self, rev: str) -> list[bytes]:
         res = self.run("diff-tree", "-r", "--root", "--name-only", "-z", "--no-renames", "--no-commit-id",
                        rev, check=False)
@@ -192,12 +246,45 @@ class Git:
         res = self.run("rev-parse", "-q", "--verify", "--end-of-options", f"{rev}^{{commit}}", check=False)
         return res.out.decode().strip() if res.rc == 0 else None
 
+    def resolve_tree(self, rev: str) -> str | None:
+        res = self.run("rev-parse", "-q", "--verify", "--end-of-options", f"{rev}^{{tree}}", check=False)
+        return res.out.decode().strip() if res.rc == 0 else None
+
     def tree_and_parents(self, commit: str) -> tuple[str, list[str]]:
         fields = self.run("log", "-1", "--format=%T %P", "--end-of-options", commit).out.decode().split()
         return fields[0], fields[1:]
 
     def write_object(self, kind: str, body: bytes) -> str:
         return self.run("hash-object", "-t", kind, "-w", "--stdin", input=body).out.decode().strip()
+
+    def set_head(self, target: str, message: str) -> None:
+        """Point HEAD of this git dir at a branch ('refs/heads/x') or a commit
+        (detached), with a reflog entry as `git checkout` writes it."""
+        if target.startswith("refs/"):
+            self.run("symbolic-ref", "-m", message, "HEAD", target)
+        else:
+            self.run("update-ref", "--no-deref", "-m", message, "HEAD", target)
+
+    def create_ref(self, ref: str, commit: str, message: str, force: bool) -> bool:
+        """Create ref at commit (only if absent, unless force); False when it
+        exists and force is off."""
+        old = [] if force else [""]
+        return self.run("update-ref", "-m", message, ref, commit, *old, check=False).rc == 0
+
+    def branch_name_ok(self, name: str) -> bool:
+        return self.run("check-ref-format", "--branch", name, check=False).rc == 0
+
+    def one_line(self, commit: str) -> str:
+        res = self.run("log", "-1", "--format=%h %s", "--end-of-options", commit, check=False)
+        return res.out.decode("utf-8", "replace").strip()
+
+    def remote_branches_named(self, name: str) -> list[str]:
+        """refs/remotes/*/NAME, for `git switch NAME`'s guess of a tracking branch."""
+        res = self.run("for-each-ref", "--format=%(refname)", f"refs/remotes/*/{name}", check=False)
+        return [line for line in res.out.decode("utf-8", "replace").splitlines() if line]
+
+    def set_upstream(self, branch: str, upstream: str) -> None:
+        self.run("branch", "--set-upstream-to", upstream, "--", branch, check=False)
 
     def delete_ref(self, ref: str) -> None:
         self.run("update-ref", "-d", "--", ref, check=False)

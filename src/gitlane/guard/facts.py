@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from gitlane.session import Session
 
 GUARDED = frozenset(("stash", "switch", "bisect", "checkout", "reset", "clean", "restore",
-                     "merge", "cherry-pick", "revert", "rebase", "update-index", "rm", "add"))
+                     "merge", "cherry-pick", "revert", "rebase", "update-index", "rm", "add", "branch"))
 
 
 def relevant(inv: Invocation) -> bool:
@@ -24,6 +24,8 @@ def relevant(inv: Invocation) -> bool:
         return False
     if inv.command == "reset":
         return classify.reset_mode(inv.args) in policy.DISCARDING_RESETS
+    if inv.command == "branch":
+        return bool(policy.branch_targets(inv.args))
     if inv.command in ("update-index", "rm", "add"):
         return policy.wants(inv.command, inv.args, inv.kind) is not None
     return True
@@ -43,8 +45,16 @@ def check(s: Session, inv: Invocation, conn: sqlite3.Connection) -> None:
 
 
 def build_view(s: Session, conn: sqlite3.Connection) -> policy.View:
+    from gitlane import layout
+    from gitlane.session import head
     from gitlane.shared import claims
-    return policy.View(claims.peers(conn, s.repo.worktree_id, s.name, claims.alive_checker(conn)))
+    others = claims.peers(conn, s.repo.worktree_id, s.name, claims.alive_checker(conn))
+    heads: dict[str, str] = {}
+    for peer in others:
+        text = head.read(layout.session_dir(s.repo.common_dir, s.repo.worktree_id, peer.name)) or ""
+        if text.startswith("ref: refs/heads/"):
+            heads.setdefault(text[len("ref: refs/heads/"):], peer.name)
+    return policy.View(others, heads=heads)
 
 
 def affected(s: Session, inv: Invocation, need: str, view: policy.View) -> list[bytes]:

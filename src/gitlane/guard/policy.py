@@ -22,9 +22,11 @@ if TYPE_CHECKING:
 class View:
     """The other live sessions, as the guard sees them."""
 
-    def __init__(self, others: Sequence[Peer], match: Callable[[str, str], bool] | None = None) -> None:
+    def __init__(self, others: Sequence[Peer], match: Callable[[str, str], bool] | None = None,
+                 heads: dict[str, str] | None = None) -> None:
         self.others = list(others)
         self._match = match or _default_match
+        self.heads = heads or {}  # {branch: live peer on it through its own HEAD} (issue 17)
 
     def busy(self) -> list[Peer]:
         """Other sessions with uncommitted work we know of."""
@@ -98,6 +100,8 @@ def decide(command: str, args: Sequence[str], kind: str, view: View,
         return _stash(args, view, paths)
     if command in ("switch", "bisect") or (command == "checkout" and kind == "refs"):
         return _switch(command, view)
+    if command == "branch":
+        return _branch(args, view)
     if command == "reset" and reset_mode(args) in DISCARDING_RESETS:
         return _whole_tree(f"reset {reset_mode(args)}", view)
     if command == "clean":
@@ -126,8 +130,36 @@ def _switch(command: str, view: View) -> Decision:
     names = ", ".join(o.name for o in view.others)
     return Decision(False, f"refusing `git {command}`: switching branches or moving HEAD changes the "
                            f"checkout of every session, and other sessions are live: {names}",
-                    "create the branch without switching (`git branch NAME`), use `git worktree add`,\n"
+                    "plain `git switch NAME`, `git switch -c NAME` and `git checkout --detach` move only your\n"
+                    "own HEAD (without -f, -m, --orphan or --track); or use `git worktree add`,\n"
                     "or wait until the other sessions end; " + FORCE_HINT)
+
+
+_BRANCH_DELETE = ("-d", "-D", "--delete")
+_BRANCH_MOVE = ("-m", "-M", "--move", "-c", "-C", "--copy")
+_BRANCH_FORCE = ("-f", "--force")
+
+
+def branch_targets(args: Sequence[str]) -> list[str]:
+    """The branches `git branch ARGS` deletes, renames or resets."""
+    names, _ = positionals(args)
+    flags = {a for a in args if a.startswith("-")}
+    if flags & set(_BRANCH_DELETE):
+        return names
+    if flags & set(_BRANCH_MOVE):
+        return names[:1] if len(names) == 2 and not flags & {"-c", "-C", "--copy"} else []
+    if flags & set(_BRANCH_FORCE):
+        return names[:1]
+    return []
+
+
+def _branch(args: Sequence[str], view: View) -> Decision:
+    held = [(b, view.heads[b]) for b in branch_targets(args) if b in view.heads]
+    if not held:
+        return ALLOW
+    lines = "; ".join(f"'{b}' is checked out by session {who}" for b, who in held)
+    return Decision(False, f"refusing `git branch {' '.join(args)}`: {lines}",
+                    "wait until that session switches away or ends; " + FORCE_HINT)
 
 
 def _whole_tree(what: str, view: View, narrow: str = "git restore --source=REV -- PATH") -> Decision:

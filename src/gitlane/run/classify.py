@@ -245,7 +245,17 @@ def _tag(args: Sequence[str], exists: Callable[[str], bool]) -> str:
     return REFS if positionals(args)[0] else READ
 
 
+def _update_ref(args: Sequence[str], exists: Callable[[str], bool]) -> str:
+    """update-ref of HEAD or a branch may move the checked-out branch: under
+    the global lock, through the history guard (guard.history)."""
+    if "--stdin" in args:
+        return OTHER
+    names = [a for i, a in enumerate(args) if not a.startswith("-") and (i == 0 or args[i - 1] != "-m")]
+    return REFS if names and (names[0] == "HEAD" or names[0].startswith("refs/heads/")) else OTHER
+
+
 _SPECIAL: dict[str, Callable[[Sequence[str], Callable[[str], bool]], str]] = {
+    "update-ref": _update_ref,
     "apply": _apply,
     "restore": _restore,
     "reset": _reset,

@@ -22,8 +22,8 @@ from gitlane.git import proc
 from gitlane.guard import force, history
 from gitlane.run import classify, merge_state, stage
 from gitlane.session import index as session_index
-from gitlane.session import isolation, refresh
-from gitlane.shared import claims, db, locks
+from gitlane.session import isolation, refresh, settled
+from gitlane.shared import claims, db, locks, sessions
 
 if TYPE_CHECKING:
     import sqlite3
@@ -40,6 +40,8 @@ def global_lock_path(s: Session) -> str:
 
 def run(s: Session, inv: Invocation) -> int:
     start = time.time()
+    from gitlane.shared import main_index
+    main_index.catch_up(s.git)
     with refresh.session_lock(s, inv.holder(s.name)) as slock:
         conn = stage.connect(s)
         try:
@@ -47,9 +49,9 @@ def run(s: Session, inv: Invocation) -> int:
             stage.isolate_and_guard(s, inv, conn)
             if inv.command == "commit":
                 _check_commit(s, inv, conn)
-            old, new, status = _run_locked(s, inv, conn, slock)
+            old, new, status, intent = _run_locked(s, inv, conn, slock)
             try:
-                _after(s, inv, conn, old, new, status, start)
+                _after(s, inv, conn, old, new, status, start, intent)
             except Exception as exc:  # git already did its work: report, never undo
                 if os.environ.get("GITLANE_TRACE") == "1":
                     raise
@@ -60,7 +62,8 @@ def run(s: Session, inv: Invocation) -> int:
     proc.exit_like(status)
 
 
-def _run_locked(s: Session, inv: Invocation, conn: sqlite3.Connection, slock: locks.Lock) -> tuple[str, str, int]:
+def _run_locked(s: Session, inv: Invocation, conn: sqlite3.Connection,
+                slock: locks.Lock) -> tuple[str, str, int, str | None]:
     with locks.acquire(global_lock_path(s), inv.holder(s.name), "the global lock",
                        lambda: locks.timeout(s.git)) as glock:
         stage.clear_stale(s, inv, ref_locks=True)
@@ -69,30 +72,47 @@ def _run_locked(s: Session, inv: Invocation, conn: sqlite3.Connection, slock: lo
         else:
             _rebase_or_refuse(s, inv)
         merge_state.check(s, inv, conn)
-        if classify.is_amend(inv.command, inv.args):
-            history.check_amend(s, inv, conn)
+        history.check(s, inv, conn)
         old = s.index.head()
-        before = _stamp_of(s.index.path)
         merge_state.claim(s, inv, conn)
+        intent = _intend(s, inv, old)
         status = proc.call(inv.real_argv(), s.git_env(os.environ), pass_fds=[glock.fd, slock.fd])
         session_index.stamp_verified(s.index.path)
         new = s.index.head()
-        # The new HEAD is our base only if git finished writing our index. If
-        # git died between its ref update and its index rename, the index is
-        # still built on `old`: keeping that base lets the next rebase
-        # (old -> index -> new, idempotent) heal it, where a new base would
-        # make the next commit revert this one.
-        if new != old and (status == 0 or _stamp_of(s.index.path) != before):
+        if _landed(s, inv, status, old, new):
             s.index.set_base(new)
-    return old, new, status
+    return old, new, status, intent
 
 
-def _stamp_of(path: str) -> tuple[int, int] | None:
+def _intend(s: Session, inv: Invocation, old: str) -> str | None:
+    """docs/DESIGN.md, "Invariants" 10: before git may move HEAD, record that
+    .git/index will have to follow, and fork the follower that completes it
+    even if this process is killed right after git's ref update."""
+    from gitlane.shared import main_index
+    if inv.command in _NO_INDEX or s.repo.private:
+        return None  # on its own HEAD a session never moves the work tree's HEAD: .git/index stays
+    intent = main_index.intend(s.git, old)
+    main_index.follow(s.git)
+    return intent
+
+
+def _landed(s: Session, inv: Invocation, status: int, old: str, new: str) -> bool:
+    """docs/DESIGN.md, "Invariants" 10: the base moves only with our own commit."""
+    from gitlane.run import landing
+    is_commit = inv.command == "commit"
+    amend = classify.is_amend(inv.command, inv.args)
+    if new == old or not is_commit or status != 0:
+        return landing.moves_base(is_commit, amend, status, old, new, None, None, s.repo.empty_tree())
+    return landing.moves_base(True, amend, status, old, new, _parents(s, new),
+                              _parents(s, old) if amend else None, s.repo.empty_tree())
+
+
+def _parents(s: Session, commit: str) -> list[str] | None:
+    from gitlane.errors import GitError
     try:
-        st = os.stat(path)
-    except OSError:
+        return s.git.tree_and_parents(commit)[1]
+    except GitError:
         return None
-    return st.st_ino, st.st_mtime_ns
 
 
 def _rebase_or_refuse(s: Session, inv: Invocation) -> None:
@@ -115,9 +135,11 @@ def _conflict_refusal(s: Session, inv: Invocation, exc: session_index.Conflict) 
 
 
 def _check_commit(s: Session, inv: Invocation, conn: sqlite3.Connection) -> None:
+    if not claims.others_hold_any(conn, s.repo.worktree_id, s.name):
+        return  # nobody else claims or reserves anything: no need to predict what would be committed
     cargs = classify.commit_args(inv.args)
     staged = _would_commit(s, cargs)
-    found = claims.find(conn, s.repo.worktree_id, s.name, staged, claims.alive_checker(conn))
+    found = settled.unsettled(s, claims.find(conn, s.repo.worktree_id, s.name, staged, claims.alive_checker(conn)))
     if found:
         what = "commit -a: it would sweep" if "all" in cargs.flags else "commit"
         raise claims.refusal(what, found, "nothing was committed; your index is as it was.\n"
@@ -130,7 +152,8 @@ def _would_commit(s: Session, cargs: classify.CommitArgs) -> list[bytes]:
     (and lists) a peer's path instead of silently leaving it out."""
     head = s.index.base() or s.repo.empty_tree()  # what the index is built on, not HEAD now
     if "all" not in cargs.flags and not cargs.paths:
-        return s.git.changed_paths(s.index.path, head)
+        known = session_index.known_staged(s.index, s.index.path, head)
+        return known if known is not None else s.git.changed_paths(s.index.path, head)
     tmp = s.path(f"index.predict.{os.getpid()}")
     files.copy_keep_stat(s.index.path, tmp)
     try:
@@ -144,7 +167,7 @@ def _would_commit(s: Session, cargs: classify.CommitArgs) -> list[bytes]:
 
 
 def _after(s: Session, inv: Invocation, conn: sqlite3.Connection, old: str, new: str, status: int,
-           start: float) -> None:
+           start: float, intent: str | None = None) -> None:
     from gitlane.session import snapshot
     from gitlane.shared import main_index
     entries = s.git.diff_tree_entries(old, new) if new != old else {}
@@ -155,17 +178,39 @@ def _after(s: Session, inv: Invocation, conn: sqlite3.Connection, old: str, new:
         isolation.carry(s, claims.set_staged(conn, s.repo.worktree_id, s.name, staged))
         if paths:
             isolation.carry(s, claims.drop_edits(conn, s.repo.worktree_id, s.name, paths))
+        if new != old:
+            _branch_bookkeeping(s, conn, paths, new)
         merge_state.record(s, conn)
         db.audit(conn, event, s.name, argv=inv.line, exit=os.waitstatus_to_exitcode(status),
-                 commit_id=new if new != old else None, paths=b"\0".join(paths),
+                 commit_id=new if new != old and s.index.base() == new else None, paths=b"\0".join(paths),
                  duration=round(time.time() - start, 4), detail="GITLANE_FORCE=1" if force.forced() else None)
     if os.path.exists(s.index.path):
-        snapshot.take(s.git, s.name, s.index.path, s.index.base() or new, bool(staged))
+        snapshot.take(s.git, s.name, s.index.path, s.index.base() or new, bool(staged),
+                      alone=bool(staged) and not sessions.peer_live(conn, s.name))
+        session_index.remember_staged(s.index, s.index.path, s.index.base() or new, staged)
     s.note_staged(len(staged))
-    if paths and not main_index.sync(s.git, old, new, lambda detail: db.audit(
-            conn, "reclaim", s.name, argv=inv.line, detail=detail)):
-        main_index.skipped_notice()
-        main_index.retry_in_background(s.git)
+    landed = new != old and s.index.base() == new and not s.repo.private  # a private HEAD: .git/index stays
+    if (intent or (landed and paths)) and not main_index.settle(
+            s.git, intent, old, new if landed and paths else None,
+            lambda detail: db.audit(conn, "reclaim", s.name, argv=inv.line, detail=detail),
+            entries=entries if landed else None):
+        main_index.skipped_notice()  # the follower completes it when the lock is free
+
+
+def _branch_bookkeeping(s: Session, conn: sqlite3.Connection, paths: list[bytes], new: str) -> None:
+    """A commit on a session's own branch makes its files branch files; any
+    commit changes what sessions on their own HEADs must hide (session.head)."""
+    from gitlane.session import head
+    if s.repo.private:
+        held = claims.branch_paths(conn, s.repo.worktree_id, s.name) | set(paths)
+        isolation.carry(s, head.record_branch_files(s, conn, held, new))
+        head.keep_reachable(s.git, s.name, s.dir)
+    if head.any_private(s.repo):
+        change = claims.bump(conn)
+        if s.repo.private:
+            isolation.sync(s, conn)  # our own view follows our new HEAD now: the next read is fast
+        else:
+            isolation.carry(s, change)  # a view on the shared HEAD is peers' claims only: unchanged
 
 
 def _still_staged(s: Session, inv: Invocation, new: str, status: int) -> list[bytes]:

@@ -52,8 +52,14 @@ def check(s: Session, inv: Invocation, conn: sqlite3.Connection) -> None:
     """Refuse to build on another session's (or an unknown process's) merge state."""
     if inv.command in _NOT_CHECKED:
         return
+    markers = present(s)
+    if not markers:
+        return
+    from gitlane.shared import sessions
+    if not sessions.peer_live(conn, s.name):
+        return  # alone, a session is plain git: whatever state is there is ours to use
     known = owners(conn)
-    for marker in present(s):
+    for marker in markers:
         owner = known.get(marker)
         if owner == s.name:
             continue

@@ -14,7 +14,7 @@ from gitlane import files
 from gitlane.git import proc
 from gitlane.run import classify
 from gitlane.session import index as session_index
-from gitlane.session import isolation, refresh
+from gitlane.session import isolation, refresh, settled
 from gitlane.shared import claims, db, git_locks, locks, sessions
 
 if TYPE_CHECKING:
@@ -72,6 +72,8 @@ def isolate_and_guard(s: Session, inv: Invocation, conn: sqlite3.Connection | No
 
 
 def run(s: Session, inv: Invocation) -> int:
+    from gitlane.shared import main_index
+    main_index.catch_up(s.git)
     with refresh.session_lock(s, inv.holder(s.name)) as lock:
         clear_stale(s, inv, ref_locks=False)
         refresh_tolerant(s)
@@ -93,7 +95,7 @@ def _named_hidden_paths(s: Session, inv: Invocation) -> None:
         return
     conn = connect(s)
     try:
-        found = claims.find(conn, s.repo.worktree_id, s.name, named, claims.alive_checker(conn))
+        found = settled.unsettled(s, claims.find(conn, s.repo.worktree_id, s.name, named, claims.alive_checker(conn)))
     finally:
         conn.close()
     if found:
@@ -128,16 +130,26 @@ def _stage_on_copy(s: Session, inv: Invocation, lock: locks.Lock) -> NoReturn:
     si = s.index
     tmp = s.path(f"index.stage.{os.getpid()}")
     files.copy_keep_stat(si.path, tmp)
-    before = os.stat(tmp).st_ino
+    before = _version(tmp)
     try:
         status = proc.call(inv.real_argv(), s.git_env(os.environ, GIT_INDEX_FILE=tmp), pass_fds=[lock.fd])
-        if os.stat(tmp).st_ino != before:  # git rewrote it: check, then keep
+        if _version(tmp) != before:  # git rewrote it: check, then keep
             claim_or_refuse(s, tmp, "stage", "nothing was staged")
             os.replace(tmp, si.path)
             session_index.stamp_verified(si.path)
     finally:
         files.remove(tmp)
     proc.exit_like(status)
+
+
+def _version(index: str) -> tuple[int, bytes]:
+    """(inode, trailing checksum) of an index file. The inode alone is not
+    enough: when git replaces the index twice (`reset -p`: its `apply --cached`
+    child, then itself) the second file can get the first's freed inode back."""
+    with open(index, "rb") as fh:
+        fh.seek(0, os.SEEK_END)
+        fh.seek(max(0, fh.tell() - 32))
+        return os.fstat(fh.fileno()).st_ino, fh.read()
 
 
 def _stage_in_place(s: Session, inv: Invocation, lock: locks.Lock) -> NoReturn:
@@ -147,7 +159,8 @@ def _stage_in_place(s: Session, inv: Invocation, lock: locks.Lock) -> NoReturn:
     if predicted:
         conn = connect(s)
         try:
-            found = claims.find(conn, s.repo.worktree_id, s.name, predicted, claims.alive_checker(conn))
+            found = settled.unsettled(s, claims.find(conn, s.repo.worktree_id, s.name, predicted,
+                                                     claims.alive_checker(conn)))
         finally:
             conn.close()
         if found:
@@ -185,11 +198,14 @@ def claim_or_refuse(s: Session, index: str, action: str | None, nothing: str) ->
     try:
         with db.tx(conn):
             if action is not None:
-                found = claims.find(conn, s.repo.worktree_id, s.name, staged, claims.alive_checker(conn))
+                found = settled.unsettled(s, claims.find(conn, s.repo.worktree_id, s.name, staged,
+                                                         claims.alive_checker(conn)))
                 if found:
                     raise claims.refusal(action, found, nothing)
             isolation.carry(s, claims.set_staged(conn, s.repo.worktree_id, s.name, staged))
+        alone = not sessions.peer_live(conn, s.name)
     finally:
         conn.close()
-    snapshot.take(s.git, s.name, index, base, bool(staged))
+    snapshot.take(s.git, s.name, index, base, bool(staged), alone)
+    session_index.remember_staged(s.index, index, base, staged)  # after write-tree, which rewrites it
     s.note_staged(len(staged))

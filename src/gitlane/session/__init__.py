@@ -46,6 +46,15 @@ def validate(name: str) -> str:
     return name
 
 
+def own_repo(repo: Repo, name: str, explicit: bool) -> Repo:
+    """The repository as this session sees it: through its private git dir
+    when it has one (session.head). A user's own --git-dir/GIT_DIR wins."""
+    if explicit or repo.private or repo.worktree_id:
+        return repo
+    private = os.path.join(layout.session_dir(repo.common_dir, "", name), layout.GITDIR)
+    return repo.with_git_dir(private) if layout.is_file(os.path.join(private, "HEAD")) else repo
+
+
 def dir_for(repo: Repo, name: str) -> str:
     return layout.session_dir(repo.common_dir, repo.worktree_id, validate(name))
 
@@ -77,10 +86,13 @@ class Session:
         (fastpath._git_env is the posix twin)."""
         out = dict(env)
         out["GIT_INDEX_FILE"] = self.index.path
+        if self.repo.private:  # the session's own HEAD (session.head)
+            out["GIT_DIR"] = self.repo.git_dir
+            out["GIT_WORK_TREE"] = self.repo.top
         count = out.get("GIT_CONFIG_COUNT", "0")
         n = int(count) if count.isdigit() else 0
         exclude = self.path(layout.EXCLUDE)
-        split = layout.split_index_in_use(self.repo.git_dir, self.dir)
+        split = layout.split_index_in_use(self.repo.wt_git_dir, self.dir)
         for key, value in layout.session_config(exclude if os.path.exists(exclude) else None, split):
             out[f"GIT_CONFIG_KEY_{n}"] = key
             out[f"GIT_CONFIG_VALUE_{n}"] = value

@@ -76,11 +76,16 @@ class SessionIndex:
             files.remove(tmp)
             raise
         self._commit(tmp, head or self.git.repo.empty_tree())
+        remember_staged(self, self.path, head or self.git.repo.empty_tree(), [])  # exactly HEAD: nothing staged
 
     def _fill(self, tmp: str, head: str | None, meanwhile: Callable[[], None]) -> None:
         shared = os.path.join(self.git.repo.git_dir, "index")
-        if not head or not os.path.exists(shared):
-            self.git.read_tree(tmp, head or "--empty")
+        if not head:
+            _write_empty(tmp, self.git.repo.empty_tree())
+            meanwhile()
+            return
+        if not os.path.exists(shared):
+            self.git.read_tree(tmp, head)
             meanwhile()
             return
         files.link_or_copy(shared, tmp)  # 30k files: a 3 MB copy saved
@@ -115,15 +120,22 @@ class SessionIndex:
             return []
         entries = self.git.diff_tree_entries(base, head)
         moved = list(entries)
-        if moved and not self.git.changed_paths(self.path, base, limit=moved):
-            self._take_entries(head, entries)
+        known = known_staged(self, self.path, base)
+        if known is not None:  # what we stage is known: no index read to learn the overlap
+            overlap = bool(set(moved) & set(known))
+        else:
+            overlap = bool(moved) and bool(self.git.changed_paths(self.path, base, limit=moved))
+        if moved and not overlap:
+            self._take_entries(head, entries, known)
         elif moved:
             self._merge3(base, head)
         else:
             self.set_base(head)
+            if known is not None:
+                remember_staged(self, self.path, head, known)
         return moved
 
-    def _take_entries(self, head: str, entries: dict[bytes, bytes]) -> None:
+    def _take_entries(self, head: str, entries: dict[bytes, bytes], known: list[bytes] | None = None) -> None:
         tmp = self._tmp()
         files.copy_keep_stat(self.path, tmp)
         try:
@@ -132,6 +144,8 @@ class SessionIndex:
             files.remove(tmp)
             raise
         self._commit(tmp, head)
+        if known is not None:  # none of the moved paths is staged: the staged set stays as it was
+            remember_staged(self, self.path, head, known)
 
     def _merge3(self, base: str, head: str) -> None:
         staged = self.git.write_tree(self.path)
@@ -151,11 +165,60 @@ class SessionIndex:
         self._commit(tmp, head)
 
     def set_base(self, head: str) -> None:
-        files.write_atomic(self.base_path, head.encode() + b"\n")
+        # Not fsynced: git does not fsync the index it pairs with (core.fsync
+        # leaves the index out by default), so a synced base would outlive a
+        # power cut no better than the index it describes. Order is what
+        # matters, and a rename after the index's rename keeps it.
+        files.write_atomic(self.base_path, head.encode() + b"\n", durable=False)
 
     def _commit(self, tmp: str, head: str) -> None:
         os.replace(tmp, self.path)
         self.set_base(head)
+
+
+def _content_key(path: str) -> str | None:
+    """Names one exact content of an index file: its trailer, the checksum
+    git writes over everything before it (the last 32 bytes cover both
+    SHA-1 and SHA-256). None when git wrote no checksum (index.skipHash)."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(-32, 2)
+            tail = f.read(32)
+    except OSError:
+        return None
+    if len(tail) < 32 or not tail[-20:].strip(b"\0"):
+        return None
+    return tail.hex()
+
+
+def remember_staged(si: SessionIndex, index: str, base: str, staged: list[bytes]) -> None:
+    """Record what `index` (this content exactly) stages against `base`, so
+    that the next write need not ask git again. A cache: any other content
+    or base misses, and a miss asks git (docs/DESIGN.md, "Performance budget")."""
+    key = _content_key(index)
+    if key is None or not layout.is_object_id(base):
+        files.remove(os.path.join(si.sdir, layout.STAGED_SET))
+        return
+    try:
+        files.write_atomic(os.path.join(si.sdir, layout.STAGED_SET),
+                           f"{key} {base}\n".encode() + b"\0".join(staged), durable=False)
+    except OSError:
+        pass
+
+
+def known_staged(si: SessionIndex, index: str, base: str) -> list[bytes] | None:
+    """The staged set remember_staged() recorded for this exact content of
+    `index` and this base; None when unknown."""
+    try:
+        with open(os.path.join(si.sdir, layout.STAGED_SET), "rb") as f:
+            data = f.read()
+    except OSError:
+        return None
+    head, sep, body = data.partition(b"\n")
+    key = _content_key(index)
+    if not sep or key is None or head != f"{key} {base}".encode():
+        return None
+    return [p for p in body.split(b"\0") if p]
 
 
 def looks_broken(path: str) -> bool:
@@ -223,3 +286,14 @@ def is_corrupt(path: str) -> bool:
     if len(data) < 32 or data[:4] != b"DIRC" or int.from_bytes(data[4:8], "big") not in (2, 3, 4):
         return True
     return hashlib.sha1(data[:-20]).digest() != data[-20:] and hashlib.sha256(data[:-32]).digest() != data[-32:]
+
+
+def _write_empty(path: str, empty_tree: str) -> None:
+    """An index with no entries and no cache-tree, as plain git would have none
+    at all on an unborn branch. `read-tree --empty` records the empty tree in a
+    cache-tree, and that object is not in the repository: fsck then reports it
+    missing."""
+    import hashlib
+    body = b"DIRC" + (2).to_bytes(4, "big") + (0).to_bytes(4, "big")
+    digest = hashlib.sha256 if len(empty_tree) == 64 else hashlib.sha1
+    files.write_atomic(path, body + digest(body).digest(), durable=False)

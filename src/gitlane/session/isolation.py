@@ -58,6 +58,8 @@ def sync(s: Session, conn: sqlite3.Connection | None = None) -> None:
     conn = conn or db.connect(s.repo.state_dir())
     try:
         want, pids = claims.hidden_from(conn, s.repo.worktree_id, s.name)
+        from gitlane.session import head
+        want |= head.foreign_paths(s, conn)  # peers' commits on other branches, on disk
     finally:
         if own:
             conn.close()

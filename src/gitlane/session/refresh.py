@@ -13,6 +13,8 @@ from gitlane.session import isolation, repair
 from gitlane.shared import locks
 
 if TYPE_CHECKING:
+    from typing import Callable
+
     from gitlane.session import Session
 
 
@@ -20,14 +22,15 @@ def in_step(s: Session) -> bool:
     return not s.index.stale() and isolation.in_step(s) and session_index.verified(s.index.path)
 
 
-def ensure(s: Session, holder: str, command: str, reading: bool) -> bool:
+def ensure(s: Session, holder: str, command: str, reading: bool,
+           yield_to: Callable[[dict[str, str] | None], bool] | None = None) -> bool:
     """True when the session index exists (rebased if it could be). A read-only
     command in a repository whose state folder cannot be written returns False
     so that it can still run."""
     if in_step(s):
         return True
     try:
-        with session_lock(s, holder):
+        with session_lock(s, holder, yield_to=yield_to):
             update(s, reading)
             isolation.sync(s)
             # update() verified the index it found; every version since was
@@ -43,12 +46,13 @@ def ensure(s: Session, holder: str, command: str, reading: bool) -> bool:
     return True
 
 
-def session_lock(s: Session, holder: str, shared: bool = False) -> locks.Lock:
+def session_lock(s: Session, holder: str, shared: bool = False,
+                 yield_to: Callable[[dict[str, str] | None], bool] | None = None) -> locks.Lock:
     """The session lock. Taken exclusively, it first clears a leftover
     `<index>.lock` (provably stale then: drop_stale_index_lock), so nothing
     that runs under it, isolation sync included, meets a killed git's lock."""
     lock = locks.acquire(s.lock_path, holder, f"session {s.name}'s lock", lambda: locks.timeout(s.git),
-                         shared=shared)
+                         shared=shared, yield_to=yield_to)
     if not shared:
         try:
             drop_stale_index_lock(s, holder.split("\t")[-1].removeprefix("git "))
@@ -82,11 +86,11 @@ def drop_stale_index_lock(s: Session, command: str) -> None:
         pass
 
 
-def read_lock_fds(s: Session) -> list[int]:
+def read_lock_fds(s: Session, yield_to: Callable[[dict[str, str] | None], bool] | None = None) -> list[int]:
     """The session lock, shared, as fds to hand to git: held by readers for as
     long as their git runs. A read-only repository simply gets no lock."""
     try:
-        return [session_lock(s, "", shared=True).fd]
+        return [session_lock(s, "", shared=True, yield_to=yield_to).fd]
     except (OSError, ReadOnly):
         return []
 
@@ -152,6 +156,10 @@ def _create(s: Session) -> None:
         s.index.create(meanwhile=register)
         isolation.invalidate(s)
         isolation.sync(s, conns[0])
+        # A peer appears: sessions that staged while alone wrote no snapshot
+        # ref (session.snapshot); from now on their staged work needs one.
+        from gitlane.session import snapshot
+        snapshot.protect_all(s.git, skip=s.dir)
     finally:
         for conn in conns:
             conn.close()

@@ -3,9 +3,17 @@ refs/gitlane/sessions/<name>, at a commit whose tree is the session index
 and whose parent is its base.
 
 Staged blobs that live only in a session index are invisible to `git gc` and
-`git prune` (they walk refs, reflogs and the worktrees' own indexes), so
-without this `gc --prune=now` would delete them. The same commit lets a
-truncated or corrupt index be rebuilt with its staged content intact.
+`git prune` run outside the session (they walk refs, reflogs, the worktrees'
+own indexes and the *current* index, which is GIT_INDEX_FILE), so without
+this `gc --prune=now` would delete them. The same commit lets a truncated or
+corrupt index be rebuilt with its staged content intact.
+
+Alone (no other live session) a session writes no ref: it would show in
+`log --all`, `for-each-ref`, `fsck` and `cat-file --batch-all-objects`, where
+plain git shows nothing. Its staged work is still safe: a gc, prune or repack
+run in the session has the session index as its current index, and one run
+through the shim from anywhere else gets a ref for every session with staged
+work for just as long as it runs (protect_all, run.pruning).
 """
 from __future__ import annotations
 
@@ -13,7 +21,7 @@ import os
 import time
 TYPE_CHECKING = False
 
-from gitlane import files
+from gitlane import files, layout
 
 if TYPE_CHECKING:
     from gitlane.git.verbs import Git
@@ -29,16 +37,25 @@ def ref_path(git: "Git", name: str) -> str:
     return os.path.join(git.repo.common_dir, *ref_name(name).split("/"))
 
 
-def take(git: "Git", name: str, index: str, base: str, staged: bool) -> None:
+def take(git: "Git", name: str, index: str, base: str, staged: bool, alone: bool = False) -> None:
     """Point the session's ref at (tree of index, parent base), or drop it when
-    nothing is staged. The caller holds the session lock, the only writer of
-    this ref, so a plain atomic loose-ref write is enough."""
-    if not staged:
+    nothing is staged or the session is alone. The caller holds the session
+    lock, the only writer of this ref, so a plain atomic loose-ref write is
+    enough."""
+    if not staged or alone:
         drop(git, name)
         return
     tree = git.write_tree(index)
     if tree is None:
         return  # unmerged entries: keep the previous snapshot
+    _write(git, name, tree, base)
+
+
+def _exists(git: "Git", name: str) -> bool:
+    return os.path.exists(ref_path(git, name)) or _packed(git, name)
+
+
+def _write(git: "Git", name: str, tree: str, base: str) -> str:
     empty = base == git.repo.empty_tree()
     stamp = f"{int(time.time())} +0000"
     body = (f"tree {tree}\n" + ("" if empty else f"parent {base}\n")
@@ -49,7 +66,80 @@ def take(git: "Git", name: str, index: str, base: str, staged: bool) -> None:
     os.makedirs(os.path.dirname(path), exist_ok=True)
     # git reads every file under refs/ as a ref: the temporary file must not
     # live there, or a crash mid-write leaves a broken "ref" behind.
-    files.write_atomic(path, commit.encode() + b"\n", tmp_dir=os.path.join(git.repo.state_dir()))
+    # Not fsynced, like git's own loose refs and objects (core.fsync's default).
+    files.write_atomic(path, commit.encode() + b"\n", durable=False, tmp_dir=os.path.join(git.repo.state_dir()))
+    return commit
+
+
+def protect_all(git: "Git", skip: str | None = None) -> list[tuple[str, str]]:
+    """Before a gc, prune or repack: a ref for every session folder (in every
+    worktree) whose index stages something and has no ref, except `skip`
+    (the running session's folder: its index is git's current index).
+    Returns (name, commit) of the refs written, for unprotect()."""
+    written: list[tuple[str, str]] = []
+    for sdir in _session_dirs(git):
+        if sdir == skip:
+            continue
+        name = os.path.basename(sdir)
+        index = os.path.join(sdir, layout.INDEX)
+        if layout.name_problem(name) or not os.path.isfile(index) or _exists(git, name):
+            continue
+        base = layout.read_base(sdir)
+        tree = git.write_tree(index)
+        base_tree = git.resolve_tree(base) if base else git.repo.empty_tree()
+        if tree is None or tree == base_tree:
+            continue
+        written.append((name, _write(git, name, tree, base or git.repo.empty_tree())))
+    return written
+
+
+def protect_shared_index(git: "Git") -> list[tuple[str, str]]:
+    """In a session git walks the session index instead of this worktree's
+    .git/index (revision.c skips the current worktree's index file): what a
+    person staged there gets a ref, INDEX_REF, for as long as the gc runs."""
+    index = os.path.join(git.repo.git_dir, "index")
+    if not os.path.isfile(index):
+        return []
+    tree = git.write_tree(index)
+    head = git.resolve_commit("HEAD")
+    if tree is None or tree == (git.resolve_tree(head) if head else git.repo.empty_tree()):
+        return []
+    stamp = f"{int(time.time())} +0000"
+    body = (f"tree {tree}\n" + (f"parent {head}\n" if head else "")
+            + f"author gitlane <gitlane@localhost> {stamp}\ncommitter gitlane <gitlane@localhost> {stamp}\n\n"
+            + "gitlane: what .git/index stages, kept through a gc\n")
+    commit = git.write_object("commit", body.encode())
+    git.run("update-ref", INDEX_REF, commit)
+    return [(INDEX_REF, commit)]
+
+
+INDEX_REF = "refs/gitlane/index"
+
+
+def unprotect(git: "Git", written: list[tuple[str, str]]) -> None:
+    """Drop the refs protect_all wrote, unless their session rewrote them since."""
+    for name, commit in written:
+        if name == INDEX_REF:
+            git.delete_ref(INDEX_REF)
+        elif git.resolve_commit(ref_name(name)) == commit:
+            drop(git, name)
+
+
+def _session_dirs(git: "Git") -> list[str]:
+    common = git.repo.common_dir
+    roots = [layout.sessions_root(common, "")]
+    wt_root = os.path.join(layout.state_dir(common), layout.WORKTREES)
+    try:
+        roots += [layout.sessions_root(common, wt) for wt in sorted(os.listdir(wt_root))]
+    except OSError:
+        pass
+    found = []
+    for root in roots:
+        try:
+            found += [os.path.join(root, n) for n in sorted(os.listdir(root))]
+        except OSError:
+            continue
+    return found
 
 
 def drop(git: "Git", name: str) -> None:

@@ -26,6 +26,10 @@ DEFAULT_TTL = 30 * 60
 MAX_TTL = 24 * 3600
 MAX_PATTERN = 1000
 STAGED, EDIT, RESERVED = "staged", "edit", "reserved"
+# A file on disk at the version of a session's own branch, not the shared
+# HEAD's (run.switch): its session's until it switches back or ends.
+BRANCH = "branch"
+COMMITTED = "committed"  # not a claim: a live session's commit, named in refusals
 
 
 class Owner:
@@ -42,8 +46,11 @@ class Owner:
 
     def describe(self, now: float | None = None) -> str:
         now = now or time.time()
-        verb = {STAGED: "staged by", EDIT: "being edited by", RESERVED: "reserved by"}[self.kind]
+        verb = {STAGED: "staged by", EDIT: "being edited by", RESERVED: "reserved by",
+                BRANCH: "on disk from the branch of", COMMITTED: "committed by"}[self.kind]
         bits = [f"pid {self.pid}" if self.pid else "pid ?"]
+        if self.kind == COMMITTED:
+            return f"committed by session {self.session} in {self.reason} ({bits[0]})"
         if self.reason:
             bits.append(repr(self.reason))
         if self.expires is not None:
@@ -223,6 +230,15 @@ def has_claims(conn: sqlite3.Connection, name: str) -> bool:
     return conn.execute("SELECT 1 FROM claims WHERE session = ? LIMIT 1", (name,)).fetchone() is not None
 
 
+def others_hold_any(conn: sqlite3.Connection, wt: str, me: str, now: float | None = None) -> bool:
+    """Could find() name any owner for `me` at all? False when no other
+    session claims a path here or holds an exclusive reservation: then no
+    path list needs computing to know that nothing is refused."""
+    if conn.execute("SELECT 1 FROM claims WHERE wt = ? AND session != ? LIMIT 1", (wt, me)).fetchone():
+        return True
+    return bool(_reservation_rows(conn, me, now or time.time()))
+
+
 # --- writing: claims ------------------------------------------------------------
 
 def set_staged(conn: sqlite3.Connection, wt: str, me: str, staged: Sequence[bytes]) -> Change | None:
@@ -252,6 +268,32 @@ def claim_edit(conn: sqlite3.Connection, wt: str, me: str, path: bytes, alive: C
                      (wt, path, me, EDIT, time.time()))
         _bump(conn)
         return True
+
+
+def branch_paths(conn: sqlite3.Connection, wt: str, me: str) -> set[bytes]:
+    return {bytes(p) for (p,) in conn.execute(
+        "SELECT path FROM claims WHERE wt = ? AND session = ? AND kind = ?", (wt, me, BRANCH))}
+
+
+def own_paths(conn: sqlite3.Connection, wt: str, me: str) -> set[bytes]:
+    """Every path `me` claims here, whatever the kind."""
+    return {bytes(p) for (p,) in conn.execute("SELECT path FROM claims WHERE wt = ? AND session = ?", (wt, me))}
+
+
+def set_branch(conn: sqlite3.Connection, wt: str, me: str, paths: Iterable[bytes]) -> Change | None:
+    """Make `me`'s branch claims exactly `paths`. A path `me` already claims
+    otherwise keeps that claim; a path a peer claims is never taken (the
+    switch refused those)."""
+    with db.tx(conn):
+        old = branch_paths(conn, wt, me)
+        new = set(paths)
+        if old == new:
+            return None
+        conn.executemany("DELETE FROM claims WHERE wt = ? AND path = ? AND session = ? AND kind = ?",
+                         [(wt, p, me, BRANCH) for p in old - new])
+        conn.executemany("INSERT OR IGNORE INTO claims (wt, path, session, kind, since) VALUES (?, ?, ?, ?, ?)",
+                         [(wt, p, me, BRANCH, time.time()) for p in new - old])
+        return _bump(conn)
 
 
 def drop_edits(conn: sqlite3.Connection, wt: str, me: str, paths: Sequence[bytes]) -> Change | None:
@@ -288,11 +330,17 @@ def transfer(conn: sqlite3.Connection, src: str, dst: str) -> None:
 
 # --- who made a commit; who owns a merge in progress ------------------------------------
 
+# Audit events whose commit_id is a commit the session made (a `reset` records
+# the commit it moved to, which it did not make).
+MAKING_EVENTS = ("commit", "amend", "merge", "cherry-pick", "revert", "am", "pull", "rebase")
+
+
 def commit_maker(conn: sqlite3.Connection, commit: str | None) -> str | None:
-    """The session that made this commit (its last `commit` or `amend` audit
-    record), or None: a person, another tool, or unknown."""
-    row = conn.execute("SELECT session FROM audit WHERE commit_id = ? AND event IN ('commit', 'amend') "
-                       "ORDER BY id DESC LIMIT 1", (commit,)).fetchone()
+    """The session that made this commit (its last audit record of a making
+    event), or None: a person, another tool, or unknown."""
+    marks = ",".join("?" * len(MAKING_EVENTS))
+    row = conn.execute(f"SELECT session FROM audit WHERE commit_id = ? AND event IN ({marks}) "
+                       "ORDER BY id DESC LIMIT 1", (commit, *MAKING_EVENTS)).fetchone()
     return row[0] if row else None
 
 

@@ -49,6 +49,29 @@ CREATE TABLE IF NOT EXISTS shared_state (
 Connection = sqlite3.Connection
 
 
+class _Kept(sqlite3.Connection):
+    """A connection of a process that leaves by os._exit: close() keeps it.
+    The last connection to close checkpoints the WAL into the database and
+    fsyncs it (10-20 ms per command on a busy disk); a connection that
+    never closes leaves its committed transactions in the WAL, where the
+    next connection finds them: sqlite's own crash recovery."""
+
+    def close(self) -> None:
+        pass
+
+
+_kept: dict[str, sqlite3.Connection] = {}
+_keep = False
+
+
+def keep_open() -> None:
+    """Called by the shim's full path, which ends in os._exit or exec: one
+    connection per database for the whole process, reused by every
+    connect(), never closed (docs/DESIGN.md, "Performance budget")."""
+    global _keep
+    _keep = True
+
+
 def path(state_dir: str) -> str:
     return os.path.join(state_dir, layout.DB)
 
@@ -63,16 +86,22 @@ def connect(state_dir: str, create: bool = True, repairing: bool = False) -> sql
         raise StateError(f"the gitlane state database {db} is missing",
                          "`gitlane doctor --repair` rebuilds it from the session folders "
                          "(staged work lives in the session indexes and is kept)")
+    kept = _kept.get(db) if _keep else None
+    if kept is not None and not kept.in_transaction:
+        return kept
     from gitlane.shared import storage
     storage.note_opened(db)
     try:
         os.makedirs(state_dir, exist_ok=True)
         wait = busy_timeout()
-        conn = sqlite3.connect(db, timeout=wait, isolation_level=None)
+        conn = sqlite3.connect(db, timeout=wait, isolation_level=None,
+                               factory=_Kept if _keep else sqlite3.Connection)
         conn.execute(f"PRAGMA busy_timeout = {int(wait * 1000)}")
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
         _migrate(conn)
+        if _keep:
+            _kept[db] = conn
     except (sqlite3.DatabaseError, OSError) as exc:
         # A full disk or a read-only mount is not damage (shared.storage).
         raise storage.explain(exc, db) from None
@@ -140,6 +169,17 @@ def audit(conn: sqlite3.Connection, event: str, session: str | None, **fields: o
     vals = [time.time(), session, pid, event] + list(fields.values())
     with tx(conn):
         conn.execute(f"INSERT INTO audit ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", vals)
+
+
+def committers(conn: sqlite3.Connection, commits: "set[str]") -> dict[str, str]:
+    """{commit: the session that made it}, from the audit log."""
+    out: dict[str, str] = {}
+    for commit in commits:
+        row = conn.execute("SELECT session FROM audit WHERE commit_id = ? AND session IS NOT NULL "
+                           "ORDER BY id DESC LIMIT 1", (commit,)).fetchone()
+        if row:
+            out[commit] = row[0]
+    return out
 
 
 AUDIT_COLUMNS = ("time", "session", "pid", "event", "argv", "exit", "commit_id", "paths", "duration", "detail")

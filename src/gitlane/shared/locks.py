@@ -81,15 +81,24 @@ def _try(fd: int, shared: bool = False) -> bool:
     return True
 
 
+class Yielded(Exception):
+    """acquire() gave up because `yield_to` said so."""
+
+
 def acquire(path: str, holder: str, what: str, timeout: Callable[[], float],
-            shared: bool = False) -> Lock:
+            shared: bool = False, yield_to: Callable[[dict[str, str] | None], bool] | None = None) -> Lock:
     """Wait, asleep in flock (_block), up to timeout() seconds (only asked
     for when we must wait). After NOTICE_AFTER seconds say once who holds it. Shared
-    holders (readers) leave the holder line alone: it names the last writer."""
+    holders (readers) leave the holder line alone: it names the last writer.
+    Each time the lock is found busy, `yield_to(holder)` may end the wait:
+    Yielded is raised."""
     fd = _open(path)
     start = time.monotonic()
     limit, noticed = None, False
     while not _try(fd, shared):
+        if yield_to is not None and yield_to(read_holder(path)):
+            os.close(fd)
+            raise Yielded(path)
         waited = time.monotonic() - start
         if limit is None:
             limit = timeout()

@@ -141,3 +141,10 @@ def _seen(conn: sqlite3.Connection, rec: Record) -> None:
         with db.tx(conn):
             conn.execute("UPDATE sessions SET last_seen = ? WHERE name = ?", (now, rec.name))
         rec.last_seen = now
+
+
+def peer_live(conn: sqlite3.Connection, me: str) -> bool:
+    """Is any session other than `me` live? Peer rules apply only then
+    (README, "Alone, a session is plain git")."""
+    rows = conn.execute("SELECT pid, ctime FROM sessions WHERE name != ? AND ended IS NULL", (me,)).fetchall()
+    return any(liveness.is_alive(pid, ctime) for pid, ctime in rows)

@@ -96,6 +96,7 @@ class Result:
     bad_commits: list[str] = field(default_factory=list)
     lost_paths: list[str] = field(default_factory=list)
     repo: str = ""
+    latencies: list[float] = field(default_factory=list)  # seconds per `git commit`, lock wait included
 
     @property
     def expected(self) -> int:
@@ -158,12 +159,21 @@ def git_out(real: str, repo: Path, env: Mapping[str, str], *args: str) -> bytes:
     return res.stdout
 
 
-def init_repo(repo: Path, real: str, env: Mapping[str, str]) -> None:
+def init_repo(repo: Path, real: str, env: Mapping[str, str], files: int = 0) -> None:
+    """README plus `files` small seed files (100 per folder, mtimes an hour
+    back so none is racily clean), in one commit."""
     repo.mkdir(parents=True)
     git_out(real, repo, env, "init", "-q")
     (repo / "README").write_bytes(README)
-    git_out(real, repo, env, "add", "README")
+    past = time.time() - 3600
+    for k in range(files):
+        path = repo / "seed" / f"d{k // 100:04d}" / f"f{k}.txt"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"seed %d\n" % k)
+        os.utime(path, (past, past))
+    git_out(real, repo, env, "add", "-A")
     git_out(real, repo, env, "commit", "-q", "-m", "init")
+    git_out(real, repo, env, "status", "--porcelain")  # settle .git/index's stat cache
 
 
 def write_files(repo: Path, files: Mapping[str, bytes]) -> None:
@@ -197,6 +207,7 @@ class _Run:
         self.stop = threading.Event()
         self.polls = 0
         self.lock_file = repo / ".git" / "naive.lock"
+        self.latencies: list[float] = []
 
     # environments -----------------------------------------------------------
 
@@ -247,8 +258,11 @@ class _Run:
             write_files(self.repo, files)
             with self.serialized():
                 added = self.git_call(who, env, "add", "--", *files)
+            t0 = time.monotonic()
             with self.serialized():
                 committed = self.git_call(who, env, "commit", "-q", "-m", f"s{i} c{j}")
+            with self.failures_lock:
+                self.latencies.append(time.monotonic() - t0)
             self._advance(i, added and committed)
 
     def _advance(self, i: int, ok: bool) -> None:
@@ -366,16 +380,21 @@ def analyse(result: Result, real: str, repo: Path, env: Mapping[str, str]) -> Re
 # --- entry points ---------------------------------------------------------------
 
 def run(mode: str, workdir: Path, sessions: int, commits: int, shim: Path | None = None,
-        progress: ProgressFn | None = None, poll_interval: float = 0.02) -> Result:
+        progress: ProgressFn | None = None, poll_interval: float = 0.02, files: int = 0,
+        template: Path | None = None) -> Result:
     """One torture run in a new repository `workdir/<mode>` (workdir is kept;
-    the caller owns and removes it)."""
+    the caller owns and removes it), seeded with `files` files, or copied
+    from `template` (a repository init_repo made) when given."""
     real, env = base_env(workdir / "home")
     repo = workdir / mode
-    init_repo(repo, real, env)
+    if template is not None:
+        shutil.copytree(template, repo, symlinks=True)
+    else:
+        init_repo(repo, real, env, files)
     r = _Run(mode, repo, real, shim, env, sessions, commits, progress, poll_interval)
     elapsed = r.go()
     result = Result(mode, sessions, commits, elapsed=elapsed, polls=r.polls,
-                    failed=len(r.failures), failures=r.failures, repo=str(repo))
+                    failed=len(r.failures), failures=r.failures, repo=str(repo), latencies=r.latencies)
     return analyse(result, real, repo, env)
 
 
