@@ -184,6 +184,7 @@ BASE_DAMAGE = ["missing", "empty", "option", "unknown-object", "garbage"]
 @pytest.mark.parametrize("damage", BASE_DAMAGE)
 def test_damaged_base_recovered_from_snapshot_staged_work_kept(pair, damage: str, tmp_path: Path) -> None:
     lane, a, b = pair
+    stage(lane, "B", b, {"b1": "B staged\n"})          # a live peer: A is not alone, so it keeps a snapshot ref
     stage(lane, "A", a, {"a1": "A staged\n"})
     _break_base(lane, "A", damage, tmp_path)
     res = run_in(lane, "A", a, "status", "--porcelain")
@@ -204,6 +205,7 @@ def test_damaged_base_recovered_from_snapshot_staged_work_kept(pair, damage: str
 @pytest.mark.parametrize("damage", BASE_DAMAGE)
 def test_doctor_finds_a_damaged_base_and_fix_repairs_it(pair, damage: str, tmp_path: Path) -> None:
     lane, a, b = pair
+    stage(lane, "B", b, {"b1": "B staged\n"})          # a live peer: A is not alone, so it keeps a snapshot ref
     stage(lane, "A", a, {"a1": "A staged\n"})
     _break_base(lane, "A", damage, tmp_path)
     res = gitlane(lane, "doctor")
@@ -221,6 +223,7 @@ def test_doctor_finds_a_damaged_base_and_fix_repairs_it(pair, damage: str, tmp_p
 
 def test_damaged_base_without_snapshot_is_a_clear_error_index_untouched(pair) -> None:
     lane, a, b = pair
+    stage(lane, "B", b, {"b1": "B staged\n"})          # a live peer: A is not alone, so it keeps a snapshot ref
     stage(lane, "A", a, {"a1": "A staged\n"})
     lane.plain("update-ref", "-d", "refs/gitlane/sessions/A")
     (lane.session_index("A").parent / "base").write_bytes(b"")
@@ -258,6 +261,7 @@ def test_damaged_base_with_nothing_staged_finds_its_commit(pair) -> None:
 
 def test_two_recoveries_in_one_second_keep_both_copies(pair) -> None:
     lane, a, b = pair
+    stage(lane, "B", b, {"b1": "B staged\n"})          # a live peer: A is not alone, so it keeps a snapshot ref
     stage(lane, "A", a, {"a1": "A staged\n"})
     index = lane.session_index("A")
     copies = []
@@ -291,6 +295,7 @@ def _inject(path: Path, damage: str) -> None:
 def test_damaged_state_file_never_loses_staged_work_silently(pair, name: str, damage: str) -> None:
     lane, a, b = pair
     stage(lane, "B", b, {"b1": "B staged\n"})          # a live peer, so isolation files exist
+    stage(lane, "B", b, {"b1": "B staged\n"})          # a live peer: A is not alone, so it keeps a snapshot ref
     stage(lane, "A", a, {"a1": "A staged\n"})
     sdir = lane.session_index("A").parent
     _inject(sdir / name, damage)
@@ -310,6 +315,7 @@ def test_damaged_state_file_never_loses_staged_work_silently(pair, name: str, da
 
 def test_doctor_finds_a_missing_index_and_fix_restores_it(pair) -> None:
     lane, a, b = pair
+    stage(lane, "B", b, {"b1": "B staged\n"})          # a live peer: A is not alone, so it keeps a snapshot ref
     stage(lane, "A", a, {"a1": "A staged\n"})
     lane.session_index("A").unlink()
     res = gitlane(lane, "doctor")
@@ -325,6 +331,7 @@ def test_split_index_expired_by_git_keeps_sessions_working(pair) -> None:
     lane, a, b = pair
     lane.plain("config", "core.splitIndex", "true")
     lane.plain("update-index", "--split-index")
+    stage(lane, "B", b, {"b1": "B staged\n"})          # a live peer: A is not alone, so it keeps a snapshot ref
     stage(lane, "A", a, {"a1": "A staged\n"})
     stage(lane, "B", b, {"b1": "B staged\n"})
     lane.plain("config", "splitIndex.sharedIndexExpire", "now")
@@ -348,6 +355,7 @@ def test_split_index_expired_by_git_keeps_sessions_working(pair) -> None:
 def test_a_split_session_index_whose_shared_index_expired_is_recovered(pair) -> None:
     """As an older gitlane left it: the session index itself is split."""
     lane, a, b = pair
+    stage(lane, "B", b, {"b1": "B staged\n"})          # a live peer: A is not alone, so it keeps a snapshot ref
     stage(lane, "A", a, {"a1": "A staged\n"})
     index = str(lane.session_index("A"))
     lane.plain("-c", "splitIndex.sharedIndexExpire=never", "update-index", "--split-index", index=index)

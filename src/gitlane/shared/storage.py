@@ -2,7 +2,7 @@
 full disk, a read-only file system, a permission, a busy database, or real
 damage. Only real damage is worth `gitlane doctor --repair`; the others
 leave the database intact, and rebuilding it would throw good state away
-(docs/DESIGN.md, "State database").
+(docs/DESIGN.md, "Hazards").
 
 `diagnose` is the decision, a pure function of the facts; `explain` gathers
 the facts (statvfs, access) for one failure and returns the error to raise.
