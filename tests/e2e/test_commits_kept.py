@@ -15,7 +15,7 @@ import pytest
 
 from gitlane.testing.lane import SHIM, Lane, real_git
 from gitlane.testing.processes import (RUN_TIMEOUT, Gate, audit, git_verb, gitlane, lane_env, plain_env, run_in,
-                                       stage, wait_for_file, wait_gone)
+                                       stage, wait_for_file, wait_gone, edit_tool)
 
 
 def log(lane: Lane) -> list[str]:
@@ -32,7 +32,8 @@ def test_a_failed_commit_keeps_the_base_and_the_retry_keeps_the_persons_commit(p
     stage(lane, "A", a, {"a": "alice\n"})                # a peer commit: bob's index is rebased,
     assert run_in(lane, "A", a, "commit", "-q", "-m", "A1").returncode == 0  # its cache tree invalid
     if form == ["-a"]:
-        lane.write("README", "bob's README\n")            # swept by -a: git rewrites the index first
+        edit_tool(lane, "B", "README", "bob's README\n")  # bob's (his edit tool), swept by -a: git
+                                                           # rewrites the index first
     gate.arm()
     cb = running([str(SHIM / "git"), "commit", "-q", "-m", "B1", *form], lane.path,
                  lane_env("B", b, GITLANE_HOOK_GATE="1"))

@@ -11,32 +11,9 @@ from pathlib import Path
 import pytest
 
 from gitlane.testing.lane import SHIM, Lane, shim_env
+from gitlane.testing.processes import bash_tool, claude_hook as hook, edit_tool
 
 GITLANE = str(SHIM / "gitlane")
-
-
-def hook(lane: Lane, event: str, payload: dict) -> None:
-    res = subprocess.run([GITLANE, "hook", event], cwd=lane.path, input=json.dumps(payload).encode(),
-                         capture_output=True, env=shim_env())
-    assert (res.returncode, res.stderr) == (0, b""), res.stderr.decode()
-
-
-def edit_tool(lane: Lane, sid: str, path: str, text: str) -> None:
-    """Claude Code's Write tool: PreToolUse, the write, PostToolUse."""
-    tool = {"tool_name": "Write", "tool_input": {"file_path": str(lane.path / path), "content": text}}
-    hook(lane, "pre-tool-use", {"session_id": sid, "cwd": str(lane.path), "hook_event_name": "PreToolUse", **tool})
-    lane.write(path, text)
-    hook(lane, "post-tool-use", {"session_id": sid, "cwd": str(lane.path), "hook_event_name": "PostToolUse",
-                                 "tool_response": {"filePath": path, "success": True}, **tool})
-
-
-def bash_tool(lane: Lane, sid: str, script: str) -> None:
-    """Claude Code's Bash tool: PreToolUse, a child shell, PostToolUse."""
-    base = {"session_id": sid, "cwd": str(lane.path), "tool_name": "Bash", "tool_input": {"command": script}}
-    hook(lane, "pre-tool-use", {**base, "hook_event_name": "PreToolUse"})
-    subprocess.run(["sh", "-c", script], cwd=lane.path, check=True, env={**shim_env(), "CLAUDE_CODE_SESSION_ID": sid})
-    hook(lane, "post-tool-use", {**base, "hook_event_name": "PostToolUse",
-                                 "tool_response": {"stdout": "", "stderr": "", "interrupted": False, "isImage": False}})
 
 
 def listed(err: str) -> set[str]:

@@ -349,3 +349,32 @@ def age(path: Path, seconds: float = OLD) -> None:
     """Make path look `seconds` old (mtime and atime)."""
     t = time.time() - seconds
     os.utime(path, (t, t))
+
+
+# --- Claude Code's tools, as its hooks see them ------------------------------------------
+
+def claude_hook(lane: Lane, event: str, payload: dict) -> None:  # type: ignore[type-arg]
+    """One `gitlane hook EVENT` with a Claude Code payload on stdin."""
+    res = subprocess.run([str(SHIM / "gitlane"), "hook", event], cwd=lane.path, input=json.dumps(payload).encode(),
+                         capture_output=True, env=shim_env())
+    assert (res.returncode, res.stderr) == (0, b""), res.stderr.decode()
+
+
+def edit_tool(lane: Lane, sid: str, path: str, text: str) -> None:
+    """Claude Code's Write tool: PreToolUse, the write, PostToolUse."""
+    tool = {"tool_name": "Write", "tool_input": {"file_path": str(lane.path / path), "content": text}}
+    claude_hook(lane, "pre-tool-use", {"session_id": sid, "cwd": str(lane.path),
+                                       "hook_event_name": "PreToolUse", **tool})
+    lane.write(path, text)
+    claude_hook(lane, "post-tool-use", {"session_id": sid, "cwd": str(lane.path), "hook_event_name": "PostToolUse",
+                                        "tool_response": {"filePath": path, "success": True}, **tool})
+
+
+def bash_tool(lane: Lane, sid: str, script: str) -> None:
+    """Claude Code's Bash tool: PreToolUse, a child shell, PostToolUse."""
+    base = {"session_id": sid, "cwd": str(lane.path), "tool_name": "Bash", "tool_input": {"command": script}}
+    claude_hook(lane, "pre-tool-use", {**base, "hook_event_name": "PreToolUse"})
+    subprocess.run(["sh", "-c", script], cwd=lane.path, check=True, env={**shim_env(), "CLAUDE_CODE_SESSION_ID": sid})
+    claude_hook(lane, "post-tool-use", {**base, "hook_event_name": "PostToolUse",
+                                        "tool_response": {"stdout": "", "stderr": "", "interrupted": False,
+                                                          "isImage": False}})
