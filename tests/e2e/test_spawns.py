@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from gitlane.testing.lane import ROOT, Lane, real_git, shim_env
+from gitlane.testing.processes import edit_tool
 
 
 def _spawns(lane: Lane, tmp_path: Path, *args: str) -> list[str]:
@@ -85,7 +86,7 @@ def test_commit_all_beside_a_claiming_peer_still_predicts(lane: Lane, tmp_path: 
     lane.write("peer.txt", "p\n")
     lane.git("add", "peer.txt", session="s2")
     lane.git("status", session="s1")
-    lane.write("README", "changed\n")
+    edit_tool(lane, "s1", "README", "changed\n")       # s1's own change (its edit tool)
     spawned = _spawns(lane, tmp_path, "commit", "-q", "-a", "-m", "a")
     assert "git add" in _verbs(spawned), spawned                     # the sweep replayed on a copy
 
@@ -99,7 +100,11 @@ def test_commit_after_a_peer_commit_spawn_budget(lane: Lane, tmp_path: Path) -> 
     lane.git("add", "b.txt", session="s2")
     lane.git("commit", "-q", "-m", "b", session="s2")
     spawned = _spawns(lane, tmp_path, "commit", "-q", "-m", "a")
+    # the rebase (diff-tree, diff-index, update-index); with a peer live, what
+    # is not ours is hidden from the commit's hooks (diff-index, status:
+    # isolation.hide_during); then the commit as above
     assert _verbs(spawned) == ["git diff-tree", "git diff-index", "git update-index",
+                               "git diff-index", "git status",
                                "git commit", "git log", "git diff-tree", "git diff-index", "git update-index"], spawned
 
 
