@@ -160,3 +160,46 @@ def test_gc_in_a_session_keeps_what_a_person_staged_in_git_index(lane: Lane, own
     assert res.returncode == 0, res.stderr.decode()
     assert lane.plain("cat-file", "-t", blob).stdout == b"blob\n"
     assert lane.plain("for-each-ref", "refs/gitlane").stdout == b""
+
+
+def test_an_emptied_session_index_writes_no_empty_tree(lane: Lane, owner_proc) -> None:  # type: ignore[no-untyped-def]
+    """t1450-fsck #9 then #10: HEAD briefly names an unborn branch, so A's
+    index follows it to the empty tree; a session appearing next snapshots
+    A's folder. Plain git never writes the empty tree object here, and fsck
+    would then report it dangling."""
+    a, b = owner_proc().pid, owner_proc().pid
+    assert run_in(lane, "A", a, "status").returncode == 0
+    head_file = lane.path / ".git" / "HEAD"
+    saved = head_file.read_text()
+    head_file.write_text("ref: refs/funny/place\n")
+    assert run_in(lane, "A", a, "status").returncode == 0
+    head_file.write_text(saved)
+    assert run_in(lane, "B", b, "status").returncode == 0
+    empty = lane.path / ".git" / "objects" / "4b" / "825dc642cb6eb9a060e54bf8d69288fbee4904"
+    assert not empty.exists()
+    assert b"dangling" not in lane.plain("fsck", "--no-progress").stdout
+
+
+def test_a_commit_from_the_users_own_index_leaves_the_session_index_as_git_does(
+        lane: Lane, owner_proc, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """t7500 #14-#16: `GIT_INDEX_FILE=other git commit` moves HEAD and plain
+    git's current index keeps its entries (now differing from HEAD); the lone
+    session index must not be rebased onto that HEAD."""
+    import shutil
+    pid = owner_proc().pid
+    assert run_in(lane, "A", pid, "status").returncode == 0
+    twin = tmp_path / "twin"
+    shutil.copytree(lane.path, twin, symlinks=True)
+    lane.write("file", "some new content\n")
+    (twin / "file").write_text("some new content\n")
+    steps = (("add", "file"), ("commit", "-q", "-m", "commit using another index"))
+    for args in steps:
+        res = run_in(lane, "A", pid, *args, GIT_INDEX_FILE=".git/another_index")
+        assert res.returncode == 0, res.stderr.decode()
+        subprocess.run([real_git(), *args], cwd=twin, check=True,
+                       env={**plain_env(), "GIT_INDEX_FILE": ".git/another_index"})
+    for args in (("status", "--porcelain"), ("ls-files", "-s")):
+        res = run_in(lane, "A", pid, *args)
+        assert res.returncode == 0, res.stderr.decode()
+        assert res.stdout == subprocess.run([real_git(), *args], cwd=twin, env=plain_env(),
+                                            capture_output=True, check=True).stdout, args

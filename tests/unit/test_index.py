@@ -154,6 +154,28 @@ def test_rebase_merges_when_both_sides_made_the_same_change(lane: Lane, si: Sess
     assert staged(lane, si) == {"mine.txt"}
 
 
+def test_the_merge_of_an_emptied_index_stores_no_empty_tree(lane: Lane, si: SessionIndex, tmp_path: Path) -> None:
+    """Plain git never stores the empty tree object (it knows it without it):
+    write-tree of an emptied index would, and fsck then reports it dangling."""
+    si.create()
+    lane.plain("rm", "-r", "-q", "--cached", ".", index=si.path)    # stage the deletion of everything
+    _, new = commit_aside(lane, tmp_path, "peer", {"README": None, "q": "q\n"})
+    assert b"README" in (si.rebase() or [])                          # the 3-way merge path
+    assert si.base() == new
+    assert set(entries(lane, si.path)) == {"q"}
+    assert not (lane.path / ".git" / "objects" / "4b" / "825dc642cb6eb9a060e54bf8d69288fbee4904").exists()
+
+
+def test_tree_without_writing_knows_only_an_index_with_no_entry(lane: Lane, si: SessionIndex, git: Git) -> None:
+    si.create()
+    assert session_index.tree_without_writing(git, si.path) is None
+    lane.plain("rm", "-r", "-q", "--cached", ".", index=si.path)
+    assert session_index.tree_without_writing(git, si.path) == git.repo.empty_tree()
+    lane.plain("update-index", "--split-index", index=si.path)      # its entries may live in the shared file
+    assert session_index.tree_without_writing(git, si.path) is None
+    assert session_index.tree_without_writing(git, str(lane.path / "missing")) is None
+
+
 # --- the staged-set cache -----------------------------------------------------
 
 def test_the_staged_set_is_known_for_exactly_the_content_and_base_it_was_recorded_for(

@@ -47,8 +47,13 @@ def dispatch(real: str, argv: list[str]) -> int:
     env = os.environ
     name = sessions.current(env)
     split = gitargs.split(argv)
-    if name is None or split.query or split.command is None or "GIT_INDEX_FILE" in env:
-        passthrough(real, argv)  # no session, a query, or inside a hook: git's own index
+    if name is None or split.query or split.command is None:
+        passthrough(real, argv)  # no session or a query
+    if "GIT_INDEX_FILE" in env:  # inside a hook, or the user's own index: git's own index
+        from gitlane.run import own_index
+        if split.command in _NEW_REPOSITORY or own_index.is_gits_own(env["GIT_INDEX_FILE"], os.getcwd()):
+            passthrough(real, argv)
+        own_index.run(real, argv, split, name, os.getcwd())
     if split.command in _NEW_REPOSITORY:
         passthrough(real, argv)  # they write the index of the repository they make, never ours
     try:

@@ -148,7 +148,7 @@ class SessionIndex:
             remember_staged(self, self.path, head, known)
 
     def _merge3(self, base: str, head: str) -> None:
-        staged = self.git.write_tree(self.path)
+        staged = tree_without_writing(self.git, self.path) or self.git.write_tree(self.path)
         if staged is None:
             raise Unmerged()
         tmp = self._tmp()
@@ -219,6 +219,23 @@ def known_staged(si: SessionIndex, index: str, base: str) -> list[bytes] | None:
     if not sep or key is None or head != f"{key} {base}".encode():
         return None
     return [p for p in body.split(b"\0") if p]
+
+
+def tree_without_writing(git: "Git", path: str) -> str | None:
+    """The empty tree when the index at `path` holds no entry, else None.
+    `write-tree` of an empty index writes the empty tree object, which plain
+    git never stores (it knows that tree without it): fsck would then report
+    it dangling. A split index (its `link` extension) may hold entries in its
+    shared file: None, to be safe."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(12)
+            if len(head) < 12 or head[:4] != b"DIRC" or int.from_bytes(head[8:12], "big") != 0:
+                return None
+            rest = f.read(1 << 16)
+    except OSError:
+        return None
+    return None if b"link" in rest else git.repo.empty_tree()
 
 
 def looks_broken(path: str) -> bool:

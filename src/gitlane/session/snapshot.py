@@ -22,6 +22,7 @@ import time
 TYPE_CHECKING = False
 
 from gitlane import files, layout
+from gitlane.session import index as session_index
 
 if TYPE_CHECKING:
     from gitlane.git.verbs import Git
@@ -85,8 +86,11 @@ def protect_all(git: "Git", skip: str | None = None) -> list[tuple[str, str]]:
         if layout.name_problem(name) or not os.path.isfile(index) or _exists(git, name):
             continue
         base = layout.read_base(sdir)
-        tree = git.write_tree(index)
         base_tree = git.resolve_tree(base) if base else git.repo.empty_tree()
+        empty = session_index.tree_without_writing(git, index)
+        if empty is not None and empty == base_tree:
+            continue  # stages nothing, and write-tree would store the empty tree
+        tree = git.write_tree(index)
         if tree is None or tree == base_tree:
             continue
         written.append((name, _write(git, name, tree, base or git.repo.empty_tree())))
