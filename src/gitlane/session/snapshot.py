@@ -90,11 +90,26 @@ def protect_all(git: "Git", skip: str | None = None) -> list[tuple[str, str]]:
         empty = session_index.tree_without_writing(git, index)
         if empty is not None and empty == base_tree:
             continue  # stages nothing, and write-tree would store the empty tree
-        tree = git.write_tree(index)
+        tree = _tree_of_peer_index(git, index)
         if tree is None or tree == base_tree:
             continue
         written.append((name, _write(git, name, tree, base or git.repo.empty_tree())))
     return written
+
+
+def _tree_of_peer_index(git: "Git", index: str) -> str | None:
+    """The tree another session's index stages, computed on a copy: write-tree
+    rewrites the index it reads (it stores the cache-tree) and dies on a held
+    `<index>.lock`, and that index is not ours to touch without its lock."""
+    copy = os.path.join(git.repo.state_dir(), f"{layout.INDEX}.peer-{os.getpid()}")
+    try:
+        files.copy_keep_stat(index, copy)
+    except OSError:
+        return None
+    try:
+        return git.write_tree(copy)
+    finally:
+        files.remove(copy)
 
 
 def protect_shared_index(git: "Git") -> list[tuple[str, str]]:
