@@ -6,9 +6,9 @@ A scenario is a short list of steps (`G` runs git with an argv, never a shell;
 own copy (`cp -a`) of one seed repository, under `<scenario>/<mode>/repo`, so
 the mode folder is the only path that differs: it is replaced by `<ROOT>`
 everywhere before comparing. What is compared (`Outcome`): every step's exit
-code, stdout and stderr, then `for-each-ref`, `log --all --format=%H %s`,
-`fsck`, `status --porcelain=v2 --branch` (all through the mode's git, as the
-user would run them) and the bytes of the working tree (every file, symlink
+code, stdout and stderr, then `for-each-ref` and `log --all --format=%H %s`
+(with the real git: what the repository holds), `fsck` and `status
+--porcelain=v2 --branch` (through the mode's git: they read the index) and the bytes of the working tree (every file, symlink
 and executable bit under the mode folder, `.git` folders excepted: gitlane's
 state folder lives there). Dates and identity are pinned by
 gitlane.testing.hermetic, so commit ids match across modes.
@@ -33,6 +33,7 @@ from gitlane.git import realgit
 
 ROOT_TOKEN = b"<ROOT>"
 SESSION = "solo"
+SUBSRC = "{SUBSRC}"     # in a step's argv: the seed's submodule source (an absolute path)
 STEP_TIMEOUT = 60
 
 
@@ -169,6 +170,7 @@ def build_seed(where: Path, env: Mapping[str, str]) -> Path:
 
 TRACE_TIME = re.compile(rb"^\d\d:\d\d:\d\d\.\d{6} ", re.M)
 TRACE_NUMS = re.compile(rb"(elapsed|pid|t_abs|t_rel|ms):[0-9.]+")
+TRACE_SECONDS = re.compile(rb"performance: [0-9.]+ s")
 TRACE_ANCESTRY = re.compile(rb"^.*cmd_ancestry.*\n", re.M)
 
 
@@ -179,7 +181,7 @@ def normalise(data: bytes, root: Path) -> bytes:
         data = data.replace(real, ROOT_TOKEN)
     if b"trace" in data or b"elapsed" in data:
         data = TRACE_ANCESTRY.sub(b"", TRACE_TIME.sub(b"", data))
-        data = TRACE_NUMS.sub(rb"\1:N", data)
+        data = TRACE_SECONDS.sub(b"performance: N s", TRACE_NUMS.sub(rb"\1:N", data))
     return data
 
 
@@ -215,11 +217,15 @@ def tree(root: Path) -> dict[str, tuple]:
     return out
 
 
-VIEWS: tuple[tuple[str, ...], ...] = (
-    ("for-each-ref",),
-    ("log", "--all", "--format=%H %s"),
-    ("fsck", "--no-progress"),
-    ("status", "--porcelain=v2", "--branch"),
+# (argv, through the mode's git?): refs and history are read with the real git
+# in every mode (what is really in the repository, stricter than the shim's
+# view, and cheaper); fsck and status depend on the index, so they go through
+# the mode's git (the session's index in the session).
+VIEWS: tuple[tuple[tuple[str, ...], bool], ...] = (
+    (("for-each-ref",), False),
+    (("log", "--all", "--format=%H %s"), False),
+    (("fsck", "--no-progress"), True),
+    (("status", "--porcelain=v2", "--branch"), True),
 )
 
 
@@ -234,7 +240,11 @@ def run_mode(sc: Scenario, mode: str, seed: Path, where: Path, base: Mapping[str
     steps: list[tuple[str, int, bytes, bytes]] = []
     for step in sc.steps:
         if isinstance(step, G):
-            res = subprocess.run([git, *step.args], cwd=repo / step.cwd, input=step.stdin,
+            args = [a.replace(SUBSRC, str(seed / "subsrc")) for a in step.args]
+            if not (repo / step.cwd).is_dir():
+                steps.append((" ".join(step.args), -1, b"", b"no such folder: " + step.cwd.encode()))
+                continue
+            res = subprocess.run([git, *args], cwd=repo / step.cwd, input=step.stdin,
                                  env={**env, **step.env}, capture_output=True, timeout=STEP_TIMEOUT)
             steps.append((" ".join(step.args), res.returncode,
                           normalise(res.stdout, root), normalise(res.stderr, root)))
@@ -250,8 +260,9 @@ def run_mode(sc: Scenario, mode: str, seed: Path, where: Path, base: Mapping[str
             p = repo / step.path
             shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
     views = []
-    for args in VIEWS:
-        res = subprocess.run([git, *args], cwd=repo, env=env, capture_output=True, timeout=STEP_TIMEOUT)
+    for args, through_mode in VIEWS:
+        res = subprocess.run([git if through_mode else env["GITLANE_REAL_GIT"], *args], cwd=repo, env=env,
+                             capture_output=True, timeout=STEP_TIMEOUT)
         views.append((" ".join(args), res.returncode, normalise(res.stdout + b"\0" + res.stderr, root)))
     return Outcome(steps, views, tree(root))
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from harness import SEED_A, D, L, W, g, scenario as S
 
-SUB = "../../subsrc"       # from the repository: the seed's submodule source
+SUB = "{SUBSRC}"           # harness.SUBSRC: the seed's submodule source
 FILE_OK = ("-c", "protocol.file.allow=always")
 EDIT = "echo 'edited by the editor' >"      # GIT_EDITOR: run as `sh -c '<editor> "$@"'`
 HOOK = "#!/bin/sh\n"
@@ -97,11 +97,11 @@ SCENARIOS = [
     S("add-unmerged-nosymlinks", g("config", "core.symlinks", "false"),
       *conflicted(W("a.txt", "resolved\n"), g("add", "a.txt"), g("status", "--short"))),
     S("add-unmerged-all", *conflicted(W("a.txt", "resolved\n"), g("add", "-A"), g("commit", "-q", "--no-edit"))),
-    S("add-submodule-gitlink", *[g(*FILE_OK, "clone", "-q", "../../subsrc", "sm")], g("add", "sm"),
+    S("add-submodule-gitlink", *[g(*FILE_OK, "clone", "-q", SUB, "sm")], g("add", "sm"),
       g("status", "--short")),
-    S("add-submodule-gitlink-commit", g(*FILE_OK, "clone", "-q", "../../subsrc", "sm"), g("add", "sm"),
+    S("add-submodule-gitlink-commit", g(*FILE_OK, "clone", "-q", SUB, "sm"), g("add", "sm"),
       g("commit", "-q", "-m", "gitlink"), g("ls-tree", "HEAD", "sm")),
-    S("add-submodule-porcelain", g(*FILE_OK, "clone", "-q", "../../subsrc", "sm"), g("add", "sm"),
+    S("add-submodule-porcelain", g(*FILE_OK, "clone", "-q", SUB, "sm"), g("add", "sm"),
       g("status", "--porcelain=v2")),
     S("add-pathspec-glob", W("n1.txt", "1\n"), W("n2.md", "2\n"), g("add", "*.txt"), g("status", "--short")),
     S("add-pathspec-from-stdin", W("n1.txt", "1\n"), W("n2.txt", "2\n"),
@@ -213,7 +213,11 @@ SCENARIOS = [
     S("rebase-conflict-status", g("checkout", "-q", "topic"), g("rebase", "main"), g("status")),
     S("rebase-conflict-abort", g("checkout", "-q", "topic"), g("rebase", "main"), g("rebase", "--abort")),
     S("rebase-conflict-continue", g("checkout", "-q", "topic"), g("rebase", "main"), W("a.txt", "r\n"),
-      g("add", "a.txt"), g("rebase", "--continue", GIT_EDITOR="true")),
+      g("add", "a.txt"), g("rebase", "--continue", GIT_EDITOR="true"),
+      xfail="`rebase --continue` after resolving a conflict in a lone session is refused by gitlane's "
+            "staged-conflict check (\"your staged changes conflict with commits made since your index was "
+            "based on <topic>: a.txt changed by <main edit>\"): the session index's base is still the branch "
+            "tip from before the rebase, not the rebase's HEAD"),
     S("rebase-conflict-skip", g("checkout", "-q", "topic"), g("rebase", "main"), g("rebase", "--skip")),
     S("rebase-interactive-seq-editor", g("checkout", "-q", "topic"),
       g("rebase", "-i", "HEAD~2", GIT_SEQUENCE_EDITOR="sed -i 1d")),
@@ -315,7 +319,12 @@ SCENARIOS = [
     S("submodule-add-dry-status", g(*FILE_OK, "submodule", "add", "-q", SUB, "sm"), g("diff", "--cached",
                                                                                        "--submodule")),
     S("submodule-superproject", g(*FILE_OK, "submodule", "add", "-q", SUB, "sm"),
-      g("rev-parse", "--show-superproject-working-tree", cwd="sm")),
+      g("rev-parse", "--show-superproject-working-tree", cwd="sm"),
+      xfail="prints nothing in the session: rev-parse runs `git -C .. ls-files --stage -- sm` through git's "
+            "exec path (run_command git_cmd, not PATH), so the shim is bypassed and the child reads "
+            ".git/index, where the gitlink the session staged is absent"),
+    S("submodule-superproject-committed", g(*FILE_OK, "submodule", "add", "-q", SUB, "sm"),
+      g("commit", "-q", "-m", "sm"), g("rev-parse", "--show-superproject-working-tree", cwd="sm")),
     S("submodule-dirty-status", g(*FILE_OK, "submodule", "add", "-q", SUB, "sm"), W("sm/s.txt", "dirty\n"),
       g("status", "--porcelain=v2")),
     S("submodule-foreach", g(*FILE_OK, "submodule", "add", "-q", SUB, "sm"),
@@ -332,7 +341,10 @@ SCENARIOS = [
     S("trace-setup-status", g("status", GIT_TRACE_SETUP="1")),
     S("trace-add", W("b.txt", "x\n"), g("add", "b.txt", GIT_TRACE="1")),
     S("trace-commit", W("b.txt", "x\n"), g("commit", "-q", "-am", "t", GIT_TRACE="1")),
-    S("trace-performance", g("status", "--short", GIT_TRACE_PERFORMANCE="1")),
+    S("trace-performance", g("status", "--short", GIT_TRACE_PERFORMANCE="1"),
+      differs="the `read cache` line names the index file read: the session's index "
+              "(.git/gitlane/sessions/solo/index) instead of .git/index: staging lives in the session's index"),
+    S("trace-performance-count", g("log", "-1", "--format=%s", GIT_TRACE_PERFORMANCE="1")),
     S("trace2-status", g("status", "--short", GIT_TRACE2="1")),
     S("trace2-commit", W("b.txt", "x\n"), g("commit", "-q", "-am", "t2", GIT_TRACE2="1")),
     S("trace-packet-log", g("log", "-1", "--oneline", GIT_TRACE_PACKET="1")),
