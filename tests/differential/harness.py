@@ -44,6 +44,7 @@ class G:
     stdin: bytes = b""
     env: Mapping[str, str] = field(default_factory=dict)
     cwd: str = ""
+    outside: bool = False    # run with the real git, no session, in every mode (a person without a session)
 
 
 @dataclass(frozen=True)
@@ -70,9 +71,9 @@ class D:
 Step = Union[G, W, L, D]
 
 
-def g(*args: str, stdin: str | bytes = b"", cwd: str = "", **env: str) -> G:
+def g(*args: str, stdin: str | bytes = b"", cwd: str = "", outside: bool = False, **env: str) -> G:
     data = stdin.encode() if isinstance(stdin, str) else stdin
-    return G(tuple(args), data, dict(env), cwd)
+    return G(tuple(args), data, dict(env), cwd, outside)
 
 
 @dataclass(frozen=True)
@@ -244,8 +245,10 @@ def run_mode(sc: Scenario, mode: str, seed: Path, where: Path, base: Mapping[str
             if not (repo / step.cwd).is_dir():
                 steps.append((" ".join(step.args), -1, b"", b"no such folder: " + step.cwd.encode()))
                 continue
-            res = subprocess.run([git, *args], cwd=repo / step.cwd, input=step.stdin,
-                                 env={**env, **step.env}, capture_output=True, timeout=STEP_TIMEOUT)
+            run_env = mode_env("real", base, shim_dir) if step.outside else env
+            res = subprocess.run([run_env["GITLANE_REAL_GIT"] if step.outside else git, *args],
+                                 cwd=repo / step.cwd, input=step.stdin,
+                                 env={**run_env, **step.env}, capture_output=True, timeout=STEP_TIMEOUT)
             steps.append((" ".join(step.args), res.returncode,
                           normalise(res.stdout, root), normalise(res.stderr, root)))
         elif isinstance(step, W):

@@ -13,6 +13,8 @@ SUB = "{SUBSRC}"           # harness.SUBSRC: the seed's submodule source
 FILE_OK = ("-c", "protocol.file.allow=always")
 EDIT = "echo 'edited by the editor' >"      # GIT_EDITOR: run as `sh -c '<editor> "$@"'`
 HOOK = "#!/bin/sh\n"
+OUTSIDE_INDEX = ("a lone session's index starts from HEAD, not from .git/index: what the real git staged "
+                 "without a session before the session's first command is missing from the session's index")
 
 
 def conflicted(*more):  # type: ignore[no-untyped-def]
@@ -207,6 +209,32 @@ SCENARIOS = [
     S("merge-dirty-refused", W("s.txt", "mine\n"), g("merge", "side")),
     S("merge-strategy-ours", g("merge", "-s", "ours", "topic", "-m", "ours")),
     S("merge-plain-merge-head", *conflicted(W("a.txt", "r\n"), g("add", "a.txt"), g("commit", "-q", "-m", "m"))),
+    # --- state left by git without a session (outside=True: the real git, no session) -------
+    S("outside-merge-conflict-commit", g("merge", "topic", outside=True), W("a.txt", "r\n"), g("add", "a.txt"),
+      g("commit", "-q", "--no-edit"),
+      xfail=OUTSIDE_INDEX + " (t.txt, staged by the merge, is left out of the merge commit and shows untracked)"),
+    S("outside-merge-conflict-abort", g("merge", "topic", outside=True), g("merge", "--abort"),
+      xfail=OUTSIDE_INDEX + " (`merge --abort` resets from the session's index, so a.txt keeps its conflict "
+            "markers and t.txt stays untracked)"),
+    S("outside-merge-checkout-refused", g("merge", "topic", outside=True), g("checkout", "side"),
+      xfail=OUTSIDE_INDEX + " (no unmerged entries: checkout says `local changes would be overwritten` instead "
+            "of `you need to resolve your current index first`)"),
+    S("outside-merge-no-commit-checkout", g("merge", "--no-commit", "--no-ff", "side", outside=True),
+      g("commit", "-q", "--no-edit"), g("checkout", "-q", "topic"),
+      xfail=OUTSIDE_INDEX + " (s.txt, staged by `merge --no-commit`, is left out of the merge commit)"),
+    S("outside-rebase-conflict-continue", g("checkout", "-q", "topic", outside=True),
+      g("rebase", "main", outside=True), W("a.txt", "r\n"), g("add", "a.txt"),
+      g("rebase", "--continue", GIT_EDITOR="true")),
+    S("outside-rebase-conflict-abort", g("checkout", "-q", "topic", outside=True),
+      g("rebase", "main", outside=True), g("rebase", "--abort")),
+    S("outside-cherry-pick-continue", g("cherry-pick", "topic~1", outside=True), W("a.txt", "r\n"),
+      g("add", "a.txt"), g("cherry-pick", "--continue", GIT_EDITOR="true")),
+    S("outside-staged-then-commit", W("b.txt", "x\n"), g("add", "b.txt", outside=True), g("status", "--short"),
+      g("commit", "-q", "-m", "staged outside"),
+      xfail=OUTSIDE_INDEX + " (b.txt staged outside shows unstaged; the commit finds nothing to commit)"),
+    S("outside-commit-then-amend", W("b.txt", "x\n"), g("commit", "-q", "-am", "outside", outside=True),
+      g("commit", "-q", "--amend", "-m", "amended in session")),
+    S("outside-stash-then-pop", W("b.txt", "x\n"), g("stash", "-q", outside=True), g("stash", "pop")),
     # --- rebase / cherry-pick / revert -----------------------------------------------------
     S("rebase-clean", g("checkout", "-q", "side"), g("rebase", "main")),
     S("rebase-conflict", g("checkout", "-q", "topic"), g("rebase", "main")),
