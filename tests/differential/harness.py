@@ -14,7 +14,8 @@ state folder lives there). Dates and identity are pinned by
 gitlane.testing.hermetic, so commit ids match across modes.
 
 GIT_TRACE* output: lines are compared after dropping the time prefix,
-`elapsed:`/`pid:` numbers and trace2 `cmd_ancestry` lines (the process
+`elapsed:`/`pid:` numbers, GIT_TRACE2_PERF's time columns, the pid in
+stash's temporary index name, and trace2 `cmd_ancestry` lines (the process
 ancestry of the session run includes the shim's interpreter: different on
 purpose, nothing the user's command did).
 """
@@ -172,6 +173,8 @@ def build_seed(where: Path, env: Mapping[str, str]) -> Path:
 TRACE_TIME = re.compile(rb"^\d\d:\d\d:\d\d\.\d{6} ", re.M)
 TRACE_NUMS = re.compile(rb"(elapsed|pid|t_abs|t_rel|ms):[0-9.]+")
 TRACE_SECONDS = re.compile(rb"performance: [0-9.]+ s")
+TRACE_PERF_COLUMNS = re.compile(rb"\|( *)[0-9]+\.[0-9]{6} ")   # GIT_TRACE2_PERF's t_abs / t_rel columns
+TRACE_PIDS = re.compile(rb"(index\.stash)\.[0-9]+")              # stash's temporary index is named by its pid
 TRACE_ANCESTRY = re.compile(rb"^.*cmd_ancestry.*\n", re.M)
 
 
@@ -183,6 +186,7 @@ def normalise(data: bytes, root: Path) -> bytes:
     if b"trace" in data or b"elapsed" in data:
         data = TRACE_ANCESTRY.sub(b"", TRACE_TIME.sub(b"", data))
         data = TRACE_SECONDS.sub(b"performance: N s", TRACE_NUMS.sub(rb"\1:N", data))
+        data = TRACE_PIDS.sub(rb"\1.N", TRACE_PERF_COLUMNS.sub(rb"|\1N ", data))
     return data
 
 

@@ -13,6 +13,8 @@ SUB = "{SUBSRC}"           # harness.SUBSRC: the seed's submodule source
 FILE_OK = ("-c", "protocol.file.allow=always")
 EDIT = "echo 'edited by the editor' >"      # GIT_EDITOR: run as `sh -c '<editor> "$@"'`
 HOOK = "#!/bin/sh\n"
+INDEX_IN_TRACE = ("trace lines name the index file read or written: the session's "
+                  "(.git/gitlane/sessions/solo/index) instead of .git/index: staging lives in the session's index")
 OUTSIDE_INDEX = ("a lone session's index starts from HEAD, not from .git/index: what the real git staged "
                  "without a session before the session's first command is missing from the session's index")
 
@@ -327,6 +329,18 @@ SCENARIOS = [
     S("branch-delete", g("branch", "-D", "side")),
     S("branch-rename", g("branch", "-m", "side", "side2")),
     S("tag-annotated", g("tag", "-a", "v2", "-m", "two"), g("tag", "-l")),
+    S("stash-staged-only", W("b.txt", "x\n"), g("add", "b.txt"), W("dir/c.txt", "y\n"), g("stash", "--staged"),
+      g("status", "--short")),
+    S("stash-all-ignored", W("x.log", "l\n"), g("stash", "-a"), g("status", "--short", "--ignored")),
+    S("add-edit-editor", W("b.txt", "x\n"), g("add", "-e", GIT_EDITOR="true"), g("diff", "--cached", "--stat")),
+    S("add-ita-diff-cached", W("n.txt", "n\n"), g("add", "-N", "n.txt"), g("diff", "--cached"), g("commit", "-a", "-q",
+                                                                                                 "-m", "ita a")),
+    S("commit-a-untracked-left", W("n.txt", "n\n"), W("b.txt", "x\n"), g("commit", "-q", "-am", "a"),
+      g("status", "--short")),
+    S("reset-hard-staged", W("b.txt", "x\n"), g("add", "b.txt"), g("reset", "--hard"), g("status", "--short")),
+    S("rm-cached-all", g("rm", "-r", "-q", "--cached", "."), g("status", "--short")),
+    S("index-v4-split", g("update-index", "--index-version", "4", "--split-index"), W("b.txt", "x\n"),
+      g("commit", "-q", "-am", "v4 split"), g("status", "--short")),
     # --- worktrees ------------------------------------------------------------------------
     S("worktree-add-list", g("worktree", "add", "-q", "../wt", "side"), g("worktree", "list")),
     S("worktree-add-new-branch", g("worktree", "add", "-b", "wtb", "../wt2"), g("worktree", "list", "--porcelain")),
@@ -336,6 +350,8 @@ SCENARIOS = [
       g("status", "--short", cwd="../wt")),
     S("worktree-commit-inside", g("worktree", "add", "-q", "../wt", "side"), W("../wt/s.txt", "changed\n"),
       g("commit", "-q", "-am", "in wt", cwd="../wt")),
+    S("worktree-add-force-current", g("worktree", "add", "-f", "../wtf", "main"), g("status", "--short", cwd="../wtf")),
+    S("worktree-add-untracked-in-target", W("../wt5/t.txt", "mine\n"), g("worktree", "add", "../wt5", "topic")),
     S("worktree-remove", g("worktree", "add", "-q", "../wt", "side"), g("worktree", "remove", "../wt"),
       g("worktree", "prune")),
     # --- submodules -------------------------------------------------------------------------
@@ -357,6 +373,18 @@ SCENARIOS = [
       g("status", "--porcelain=v2")),
     S("submodule-foreach", g(*FILE_OK, "submodule", "add", "-q", SUB, "sm"),
       g("submodule", "foreach", "git", "log", "--oneline")),
+    S("submodule-stash-pop", g(*FILE_OK, "submodule", "add", "-q", SUB, "sm"), g("stash", "-q"),
+      g("stash", "pop", "--index"), g("status", "--short")),
+    S("submodule-reset", g(*FILE_OK, "submodule", "add", "-q", SUB, "sm"), g("reset", "-q"), g("status", "--short")),
+    S("submodule-rebase", g(*FILE_OK, "submodule", "add", "-q", SUB, "sm"), g("commit", "-q", "-m", "sm"),
+      g("rebase", "side"), g("ls-tree", "HEAD", "sm")),
+    S("submodule-cherry-pick", g(*FILE_OK, "submodule", "add", "-q", SUB, "sm"), g("commit", "-q", "-m", "sm"),
+      g("checkout", "-q", "side"), g("cherry-pick", "main")),
+    S("submodule-rm", g(*FILE_OK, "submodule", "add", "-q", SUB, "sm"), g("commit", "-q", "-m", "sm"),
+      g("rm", "-q", "sm"), g("status", "--short")),
+    S("submodule-add-dry-run", g(*FILE_OK, "submodule", "add", "--dry-run", SUB, "sm")),
+    S("submodule-checkout-away", g(*FILE_OK, "submodule", "add", "-q", SUB, "sm"), g("commit", "-q", "-m", "sm"),
+      g("checkout", "-q", "side"), g("status", "--porcelain=v2")),
     # --- sparse checkout --------------------------------------------------------------------
     S("sparse-set", g("sparse-checkout", "set", "dir"), g("sparse-checkout", "list"), g("status")),
     S("sparse-set-no-cone", g("sparse-checkout", "set", "--no-cone", "/b.txt"), g("ls-files", "-t")),
@@ -370,12 +398,18 @@ SCENARIOS = [
     S("trace-add", W("b.txt", "x\n"), g("add", "b.txt", GIT_TRACE="1")),
     S("trace-commit", W("b.txt", "x\n"), g("commit", "-q", "-am", "t", GIT_TRACE="1")),
     S("trace-performance", g("status", "--short", GIT_TRACE_PERFORMANCE="1"),
-      differs="the `read cache` line names the index file read: the session's index "
-              "(.git/gitlane/sessions/solo/index) instead of .git/index: staging lives in the session's index"),
+      differs=INDEX_IN_TRACE),
     S("trace-performance-count", g("log", "-1", "--format=%s", GIT_TRACE_PERFORMANCE="1")),
     S("trace2-status", g("status", "--short", GIT_TRACE2="1")),
     S("trace2-commit", W("b.txt", "x\n"), g("commit", "-q", "-am", "t2", GIT_TRACE2="1")),
     S("trace-packet-log", g("log", "-1", "--oneline", GIT_TRACE_PACKET="1")),
+    S("trace-setup-commit", W("b.txt", "x\n"), g("commit", "-q", "-am", "ts", GIT_TRACE_SETUP="1")),
+    S("trace-setup-add-p", W("b.txt", "x\n"), g("add", "-p", stdin="y\n", GIT_TRACE_SETUP="1")),
+    S("trace2-perf-status", g("status", "--short", GIT_TRACE2_PERF="1"),
+      differs=INDEX_IN_TRACE),
+    S("trace2-perf-log", g("log", "-1", "--oneline", GIT_TRACE2_PERF="1")),
+    S("trace-stash", W("b.txt", "x\n"), g("stash", "-q", GIT_TRACE="1"), differs=INDEX_IN_TRACE),
+    S("trace-checkout", g("checkout", "-q", "side", GIT_TRACE="1")),
     # --- index formats ---------------------------------------------------------------------
     S("index-v4", g("update-index", "--index-version", "4"), W("b.txt", "x\n"), g("add", "b.txt"),
       g("status", "--short")),
@@ -419,3 +453,29 @@ SCENARIOS = [
     S("hash-object-write", W("h.txt", "h\n"), g("hash-object", "-w", "h.txt")),
     S("reflog", g("commit", "-q", "--allow-empty", "-m", "e"), g("reflog", "-3")),
 ]
+
+# Variants of a behaviour a default scenario already covers: they run with
+# `-m slow` (or GITLANE_SLOW=1), which keeps the default run near 90 s on two
+# loaded cores (a lone session costs one interpreter start per git call).
+EXTENDED = frozenset("""
+    status-short status-porcelain-v2-z status-uno status-branch-short status-deleted status-pathspec diff-cached
+    diff-name-status-head diff-quiet-exit diff-word log-graph-all log-patch-path ls-files-others branch-delete
+    add-all add-update add-verbose add-ignored-force add-ignore-missing add-intent-then-commit
+    add-symlink-nosymlinks add-rename add-p-quit add-i-status add-unmerged-nosymlinks add-submodule-gitlink
+    add-submodule-porcelain add-pathspec-from-stdin add-crlf add-ita-diff-cached update-index-cacheinfo
+    update-index-assume-unchanged rm-cached rm-modified-refused rm-force rm-missing rm-then-commit mv-dir
+    mv-force-over mv-modified commit-signoff-stdin-path commit-include commit-amend-no-edit commit-editor-empty
+    commit-template-edited commit-verbose-editor commit-hook-pre-commit-refuses commit-hook-pre-commit-adds
+    commit-dry-run commit-author commit-after-mv commit-tree-plumbing merge-ff merge-squash merge-no-commit
+    merge-conflict-status merge-conflict-ls-unmerged merge-conflict-resolve-commit merge-conflict-ours
+    merge-dirty-refused merge-plain-merge-head outside-rebase-conflict-abort outside-stash-then-pop
+    rebase-conflict rebase-conflict-abort rebase-conflict-skip rebase-interactive-reword rebase-dirty-refused
+    cherry-pick-conflict cherry-pick-abort cherry-pick-no-commit revert-conflict revert-abort stash-staged-index
+    stash-keep-index stash-nothing stash-pop-conflict stash-staged-only reset-keep reset-path-quiet
+    reset-intent-to-add reset-hard-untracked-kept checkout-dirty-carried checkout-staged-carried checkout-merge
+    checkout-path-from-branch checkout-orphan checkout-patch switch-dash switch-discard restore-both index-v4
+    index-v4-commit worktree-add-new-branch worktree-add-detach worktree-commit-inside
+    worktree-add-untracked-in-target submodule-add-dry-status submodule-superproject-committed submodule-foreach
+    submodule-reset submodule-cherry-pick submodule-add-dry-run sparse-set-no-cone sparse-commit
+    trace-performance-count trace-setup-commit trace2-commit trace2-perf-log
+""".split())
