@@ -152,14 +152,16 @@ def _create(s: Session) -> None:
     def register() -> None:
         conns.append(db.connect(s.repo.state_dir()))
         sessions.write_owner(s.dir, sessions.register(conns[0], s.name, os.environ, s.repo.cwd))
+    # A peer appears: sessions that staged while alone wrote no snapshot ref
+    # (session.snapshot); from the moment this session is registered their
+    # staged work needs one, so it is written first (a kill in between loses
+    # nothing: tests/e2e/test_kills.py).
+    from gitlane.session import snapshot
+    snapshot.protect_all(s.git, skip=s.dir)
     try:
         s.index.create(meanwhile=register)
         isolation.invalidate(s)
         isolation.sync(s, conns[0])
-        # A peer appears: sessions that staged while alone wrote no snapshot
-        # ref (session.snapshot); from now on their staged work needs one.
-        from gitlane.session import snapshot
-        snapshot.protect_all(s.git, skip=s.dir)
     finally:
         for conn in conns:
             conn.close()
