@@ -100,11 +100,10 @@ def test_commit_after_a_peer_commit_spawn_budget(lane: Lane, tmp_path: Path) -> 
     lane.git("add", "b.txt", session="s2")
     lane.git("commit", "-q", "-m", "b", session="s2")
     spawned = _spawns(lane, tmp_path, "commit", "-q", "-m", "a")
-    # the rebase (diff-tree, diff-index, update-index); with a peer live, what
-    # is not ours is hidden from the commit's hooks (diff-index, status:
+    # the rebase (diff-tree, update-index: the staged set is known); with a
+    # peer live, what is not ours is hidden from the commit's hooks (status:
     # isolation.hide_during); then the commit as above
-    assert _verbs(spawned) == ["git diff-tree", "git diff-index", "git update-index",
-                               "git diff-index", "git status",
+    assert _verbs(spawned) == ["git diff-tree", "git update-index", "git status",
                                "git commit", "git log", "git diff-tree", "git diff-index", "git update-index"], spawned
 
 

@@ -34,11 +34,21 @@ def unsettled(s: Session, found: Sequence[tuple[bytes, Owner]]) -> list[tuple[by
         still[name] = set(paths)
         if layout.name_problem(name):
             continue  # a name we cannot trust to build a path from: keep blocking
-        index = os.path.join(layout.session_dir(s.repo.common_dir, s.repo.worktree_id, name), layout.INDEX)
-        if not os.path.isfile(index):
+        sdir = layout.session_dir(s.repo.common_dir, s.repo.worktree_id, name)
+        index = os.path.join(sdir, layout.INDEX)
+        if not os.path.isfile(index) or _busy(sdir):
             continue
         try:
             still[name] = set(s.git.changed_paths(index, head, limit=paths))
         except GitError:
             pass
     return [(p, o) for p, o in found if o.kind != STAGED or p in still.get(o.session, ())]
+
+
+def _busy(sdir: str) -> bool:
+    """The owner holds its session lock exclusively: it is mid-command, and
+    its claims may already name an index it has not yet renamed into place
+    (a claim set before the rename would look settled against the old
+    index). Keep blocking then (tests/e2e/test_torture.py, the overlap race)."""
+    from gitlane.shared import locks
+    return locks.is_held(os.path.join(sdir, layout.LOCK))
