@@ -431,3 +431,23 @@ def common_args(parser) -> None:  # type: ignore[no-untyped-def]
     parser.add_argument("--warmup", type=int, help="discarded warm-up rounds")
     parser.add_argument("--json", metavar="FILE", help="save results as JSON")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+
+
+def run_sizes(report: "Report", args, name: str, sizes, rounds_for, run) -> int:  # type: ignore[no-untyped-def]
+    """The loop every size-scaled benchmark shares: for each size, a temporary
+    root, `run(tmp_path, size, rounds, warmup)`, an aborted size noted rather
+    than fatal; then the footer and the JSON. Returns the exit code."""
+    code = 0
+    for size in sizes:
+        rounds = args.rounds or rounds_for(size)
+        warmup = args.warmup if args.warmup is not None else 1
+        try:
+            with TempRoot(f"gitlane-bench-{name}-{size}-", keep=args.keep) as tmp:
+                run(tmp.path, size, rounds, warmup)
+        except BenchError as exc:
+            print(f"\nBENCHMARK ABORTED ({size} files): {exc}", file=sys.stderr)
+            report.note(f"aborted at {size} files: {exc}")
+            code = 1
+    report.footer()
+    report.save(args.json)
+    return code

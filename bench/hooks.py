@@ -36,20 +36,8 @@ def main(argv: list[str]) -> int:
     report = bl.Report("gitlane bench: the hooks of one Bash tool call", sys.argv)
     report.params.update(sizes=sizes, quick=args.quick)
     report.header()
-    code = 0
-    for size in sizes:
-        rounds = args.rounds or (3 if args.quick else (30 if size <= 5000 else 15))
-        warmup = args.warmup if args.warmup is not None else 1
-        try:
-            with bl.TempRoot(f"gitlane-bench-hooks-{size}-", keep=args.keep) as tmp:
-                run_size(report, tmp.path, size, rounds, warmup)
-        except bl.BenchError as exc:
-            print(f"\nBENCHMARK ABORTED ({size} files): {exc}", file=sys.stderr)
-            report.note(f"aborted at {size} files: {exc}")
-            code = 1
-    report.footer()
-    report.save(args.json)
-    return code
+    return bl.run_sizes(report, args, "hooks", sizes, lambda size: 3 if args.quick else (30 if size <= 5000 else 15),
+                        lambda path, size, rounds, warmup: run_size(report, path, size, rounds, warmup))
 
 
 def payload(repo: str, event: str) -> str:

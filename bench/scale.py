@@ -47,20 +47,8 @@ def main(argv: list[str]) -> int:
     report = bl.Report("gitlane bench: scaling with repository size", sys.argv)
     report.params.update(sizes=sizes, quick=args.quick, only=sorted(only))
     report.header()
-    code = 0
-    for size in sizes:
-        rounds = args.rounds or default_rounds(size, args.quick)
-        warmup = args.warmup if args.warmup is not None else 1
-        try:
-            with bl.TempRoot(f"gitlane-bench-scale-{size}-", keep=args.keep) as tmp:
-                run_size(report, tmp.path, size, rounds, warmup, only)
-        except bl.BenchError as exc:
-            print(f"\nBENCHMARK ABORTED ({size} files): {exc}", file=sys.stderr)
-            report.note(f"aborted at {size} files: {exc}")
-            code = 1
-    report.footer()
-    report.save(args.json)
-    return code
+    return bl.run_sizes(report, args, "scale", sizes, lambda size: default_rounds(size, args.quick),
+                        lambda path, size, rounds, warmup: run_size(report, path, size, rounds, warmup, only))
 
 
 def default_rounds(size: int, quick: bool) -> int:

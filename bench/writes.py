@@ -84,20 +84,8 @@ def main(argv: list[str]) -> int:
     report = bl.Report("gitlane bench: writes against the real git", sys.argv)
     report.params.update(sizes=sizes, cases=cases, quick=args.quick)
     report.header()
-    code = 0
-    for size in sizes:
-        rounds = args.rounds or (3 if args.quick else (15 if size <= 5000 else 9))
-        warmup = args.warmup if args.warmup is not None else 1
-        try:
-            with bl.TempRoot(f"gitlane-bench-writes-{size}-", keep=args.keep) as tmp:
-                run_size(report, tmp.path, size, rounds, warmup, cases)
-        except bl.BenchError as exc:
-            print(f"\nBENCHMARK ABORTED ({size} files): {exc}", file=sys.stderr)
-            report.note(f"aborted at {size} files: {exc}")
-            code = 1
-    report.footer()
-    report.save(args.json)
-    return code
+    return bl.run_sizes(report, args, "writes", sizes, lambda size: 3 if args.quick else (15 if size <= 5000 else 9),
+                        lambda path, size, rounds, warmup: run_size(report, path, size, rounds, warmup, cases))
 
 
 def run_size(report: bl.Report, tmp: str, size: int, rounds: int, warmup: int, cases: list[str]) -> None:
