@@ -15,8 +15,6 @@ EDIT = "echo 'edited by the editor' >"      # GIT_EDITOR: run as `sh -c '<editor
 HOOK = "#!/bin/sh\n"
 INDEX_IN_TRACE = ("trace lines name the index file read or written: the session's "
                   "(.git/gitlane/sessions/solo/index) instead of .git/index: staging lives in the session's index")
-OUTSIDE_INDEX = ("a lone session's index starts from HEAD, not from .git/index: what the real git staged "
-                 "without a session before the session's first command is missing from the session's index")
 
 
 def conflicted(*more):  # type: ignore[no-untyped-def]
@@ -213,17 +211,11 @@ SCENARIOS = [
     S("merge-plain-merge-head", *conflicted(W("a.txt", "r\n"), g("add", "a.txt"), g("commit", "-q", "-m", "m"))),
     # --- state left by git without a session (outside=True: the real git, no session) -------
     S("outside-merge-conflict-commit", g("merge", "topic", outside=True), W("a.txt", "r\n"), g("add", "a.txt"),
-      g("commit", "-q", "--no-edit"),
-      xfail=OUTSIDE_INDEX + " (t.txt, staged by the merge, is left out of the merge commit and shows untracked)"),
-    S("outside-merge-conflict-abort", g("merge", "topic", outside=True), g("merge", "--abort"),
-      xfail=OUTSIDE_INDEX + " (`merge --abort` resets from the session's index, so a.txt keeps its conflict "
-            "markers and t.txt stays untracked)"),
-    S("outside-merge-checkout-refused", g("merge", "topic", outside=True), g("checkout", "side"),
-      xfail=OUTSIDE_INDEX + " (no unmerged entries: checkout says `local changes would be overwritten` instead "
-            "of `you need to resolve your current index first`)"),
+      g("commit", "-q", "--no-edit")),
+    S("outside-merge-conflict-abort", g("merge", "topic", outside=True), g("merge", "--abort")),
+    S("outside-merge-checkout-refused", g("merge", "topic", outside=True), g("checkout", "side")),
     S("outside-merge-no-commit-checkout", g("merge", "--no-commit", "--no-ff", "side", outside=True),
-      g("commit", "-q", "--no-edit"), g("checkout", "-q", "topic"),
-      xfail=OUTSIDE_INDEX + " (s.txt, staged by `merge --no-commit`, is left out of the merge commit)"),
+      g("commit", "-q", "--no-edit"), g("checkout", "-q", "topic")),
     S("outside-rebase-conflict-continue", g("checkout", "-q", "topic", outside=True),
       g("rebase", "main", outside=True), W("a.txt", "r\n"), g("add", "a.txt"),
       g("rebase", "--continue", GIT_EDITOR="true")),
@@ -232,8 +224,7 @@ SCENARIOS = [
     S("outside-cherry-pick-continue", g("cherry-pick", "topic~1", outside=True), W("a.txt", "r\n"),
       g("add", "a.txt"), g("cherry-pick", "--continue", GIT_EDITOR="true")),
     S("outside-staged-then-commit", W("b.txt", "x\n"), g("add", "b.txt", outside=True), g("status", "--short"),
-      g("commit", "-q", "-m", "staged outside"),
-      xfail=OUTSIDE_INDEX + " (b.txt staged outside shows unstaged; the commit finds nothing to commit)"),
+      g("commit", "-q", "-m", "staged outside")),
     S("outside-commit-then-amend", W("b.txt", "x\n"), g("commit", "-q", "-am", "outside", outside=True),
       g("commit", "-q", "--amend", "-m", "amended in session")),
     S("outside-stash-then-pop", W("b.txt", "x\n"), g("stash", "-q", outside=True), g("stash", "pop")),
@@ -243,11 +234,7 @@ SCENARIOS = [
     S("rebase-conflict-status", g("checkout", "-q", "topic"), g("rebase", "main"), g("status")),
     S("rebase-conflict-abort", g("checkout", "-q", "topic"), g("rebase", "main"), g("rebase", "--abort")),
     S("rebase-conflict-continue", g("checkout", "-q", "topic"), g("rebase", "main"), W("a.txt", "r\n"),
-      g("add", "a.txt"), g("rebase", "--continue", GIT_EDITOR="true"),
-      xfail="`rebase --continue` after resolving a conflict in a lone session is refused by gitlane's "
-            "staged-conflict check (\"your staged changes conflict with commits made since your index was "
-            "based on <topic>: a.txt changed by <main edit>\"): the session index's base is still the branch "
-            "tip from before the rebase, not the rebase's HEAD"),
+      g("add", "a.txt"), g("rebase", "--continue", GIT_EDITOR="true")),
     S("rebase-conflict-skip", g("checkout", "-q", "topic"), g("rebase", "main"), g("rebase", "--skip")),
     S("rebase-interactive-seq-editor", g("checkout", "-q", "topic"),
       g("rebase", "-i", "HEAD~2", GIT_SEQUENCE_EDITOR="sed -i 1d")),

@@ -22,7 +22,9 @@ O, N, P, Q = "o" * 40, "n" * 40, "p" * 40, "q" * 40
     (True, True, 0, O, N, [P], [P], True),             # amend: same parents as the amended commit
     (True, True, 0, O, N, [O], [P], False),
     (False, False, 0, O, N, [Q], None, True),          # reset, merge, checkout: git succeeded
-    (False, False, 1, O, N, [Q], None, False),
+    (False, False, 256, O, N, [Q], None, True),        # a rebase stopped at a conflict: HEAD and index moved
+    (False, False, 9, O, N, [Q], None, False),         # killed: the old base, the next rebase heals
+    (False, False, 1, O, N, [Q], None, False),         # killed by SIGHUP
 ])
 def test_moves_base(commit: bool, amend: bool, status: int, old: str, new: str, new_parents, old_parents,
                     want: bool) -> None:

@@ -21,11 +21,16 @@ def moves_base(commit: bool, amend: bool, status: int, old: str, new: str,
                empty_tree: str) -> bool:
     """True when the session's base should become `new`. `commit` is a plain
     `git commit` (the only command whose result we can recognise); other
-    ref-moving commands move the base whenever git succeeded."""
+    ref-moving commands move the base whenever git exited by itself, even
+    with a failure: a rebase, `am` or `pull --rebase` that stops at a
+    conflict has moved HEAD and written the index on it (git writes the index
+    before it moves a ref), so the old base would make `--continue` rebase
+    the resolution back onto the pre-rebase tip. A killed git keeps the old
+    base (the next rebase is idempotent)."""
     if new == old:
         return False
     if not commit:
-        return status == 0
+        return status & 0x7F == 0  # exited (any code), not killed by a signal
     if status != 0 or new_parents is None:
         return False
     if amend:

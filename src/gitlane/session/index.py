@@ -63,31 +63,42 @@ class SessionIndex:
     def _tmp(self) -> str:
         return os.path.join(self.sdir, f"index.new.{os.getpid()}")
 
-    def create(self, meanwhile: Callable[[], None] = lambda: None) -> None:
+    def create(self, meanwhile: Callable[[], None] = lambda: None,
+               adopt: Callable[[], bool] = lambda: False) -> list[bytes]:
         """Copy .git/index with its stat cache, then reset its entries to HEAD:
         the first `status` of a new session then rehashes nothing. `meanwhile`
-        (work that does not need the index) runs while git checks the copy."""
+        (work that does not need the index) runs while git checks the copy.
+
+        When .git/index stages something and `adopt()` says so (a lone session,
+        docs/DESIGN.md "Session index"), the copy keeps it, as plain git would:
+        a merge, a conflict or an `add` made without a session is then this
+        session's to commit. Returns the paths so adopted."""
         os.makedirs(self.sdir, exist_ok=True)
         head = self.git.repo.head()
         tmp = self._tmp()
         try:
-            self._fill(tmp, head, meanwhile)
+            adopted = self._fill(tmp, head, meanwhile, adopt)
         except BaseException:
             files.remove(tmp)
             raise
-        self._commit(tmp, head or self.git.repo.empty_tree())
-        remember_staged(self, self.path, head or self.git.repo.empty_tree(), [])  # exactly HEAD: nothing staged
+        base = head or self.git.repo.empty_tree()
+        self._commit(tmp, base)
+        if adopted:
+            return adopted
+        remember_staged(self, self.path, base, [])  # exactly HEAD: nothing staged
+        return []
 
-    def _fill(self, tmp: str, head: str | None, meanwhile: Callable[[], None]) -> None:
+    def _fill(self, tmp: str, head: str | None, meanwhile: Callable[[], None],
+              adopt: Callable[[], bool]) -> list[bytes]:
         shared = os.path.join(self.git.repo.git_dir, "index")
         if not head:
             _write_empty(tmp, self.git.repo.empty_tree())
             meanwhile()
-            return
+            return []
         if not os.path.exists(shared):
             self.git.read_tree(tmp, head)
             meanwhile()
-            return
+            return []
         files.link_or_copy(shared, tmp)  # 30k files: a 3 MB copy saved
         # Usually .git/index already matches HEAD: a read-only check (no index
         # write) is much cheaper than read-tree on a big index.
@@ -96,12 +107,17 @@ class SessionIndex:
             meanwhile()
         finally:
             same = check.wait() == 0
-        if not same:
+        adopted: list[bytes] = []
+        if not same and adopt():
+            adopted = self.git.changed_paths(tmp, head) + self.git.unmerged(tmp)
+            adopted = sorted(set(adopted))
+        if not same and not adopted:
             self.git.read_tree(tmp, "--reset", head)
         elif layout.split_index_in_use(self.git.repo.git_dir):
             # .git/index may name a shared index git will expire: a session
             # index must stand alone (layout.session_config).
             self.git.run("update-index", "--no-split-index", index=tmp)
+        return adopted
 
     def rebase(self) -> list[bytes] | None:
         """Move the index onto HEAD. Returns the paths HEAD changed (None when

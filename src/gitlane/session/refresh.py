@@ -158,8 +158,17 @@ def _create(s: Session) -> None:
     # nothing: tests/e2e/test_kills.py).
     from gitlane.session import snapshot
     snapshot.protect_all(s.git, skip=s.dir)
+    def alone() -> bool:
+        """What .git/index stages is a lone session's, as it is plain git's:
+        not while a peer is live (nobody's then), nor while .git/index still
+        has to follow a session's commit (it would stage that commit's undoing)."""
+        from gitlane.shared import main_index
+        return not sessions.peer_live(conns[0], s.name) and not main_index.pending(s.git)
     try:
-        s.index.create(meanwhile=register)
+        adopted = s.index.create(meanwhile=register, adopt=alone)
+        if adopted:
+            from gitlane.shared import claims
+            claims.set_staged(conns[0], s.repo.worktree_id, s.name, adopted)
         isolation.invalidate(s)
         isolation.sync(s, conns[0])
     finally:
