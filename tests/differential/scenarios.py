@@ -227,6 +227,15 @@ SCENARIOS = [
       g("commit", "-q", "-m", "staged outside")),
     S("outside-commit-then-amend", W("b.txt", "x\n"), g("commit", "-q", "-am", "outside", outside=True),
       g("commit", "-q", "--amend", "-m", "amended in session")),
+    S("outside-index-removed", D(".git/index"), g("status", "--short"), g("checkout", "main"),
+      g("status", "--short"),
+      differs="no .git/index at all (`clone --no-checkout`, or removed by hand): plain git reads an unborn "
+              "index (every path of HEAD staged for deletion, and checkout does an initial checkout); a new "
+              "session's index is created at HEAD, so status is clean and checkout says `Already on`"),
+    S("outside-add-intent", W("n.txt", "n\n"), g("add", "-N", "n.txt", outside=True), g("status", "--short"),
+      g("diff")),
+    S("outside-add-then-reset", W("b.txt", "x\n"), g("add", "b.txt", outside=True), g("reset", "-q"),
+      g("status", "--short")),
     S("outside-stash-then-pop", W("b.txt", "x\n"), g("stash", "-q", outside=True), g("stash", "pop")),
     # --- rebase / cherry-pick / revert -----------------------------------------------------
     S("rebase-clean", g("checkout", "-q", "side"), g("rebase", "main")),

@@ -203,3 +203,82 @@ def test_a_commit_from_the_users_own_index_leaves_the_session_index_as_git_does(
         assert res.returncode == 0, res.stderr.decode()
         assert res.stdout == subprocess.run([real_git(), *args], cwd=twin, env=plain_env(),
                                             capture_output=True, check=True).stdout, args
+
+
+# --- a new session and what .git/index stages (docs/DESIGN.md, "Session index") -------------
+
+def test_a_new_lone_session_takes_what_plain_git_staged(lane: Lane, owner_proc) -> None:  # type: ignore[no-untyped-def]
+    """Plain git would commit what was staged before the session's first
+    command: alone, so does the session (and claims it)."""
+    pid = owner_proc().pid
+    lane.write("b.txt", "staged without a session\n")
+    lane.plain("add", "b.txt")
+    assert run_in(lane, "A", pid, "status", "--short").stdout == b"A  b.txt\n"
+    res = run_in(lane, "A", pid, "commit", "-q", "-m", "what plain git staged")
+    assert res.returncode == 0, res.stderr.decode()
+    assert lane.tree_files()["b.txt"] == "staged without a session\n"
+    assert lane.plain("status", "--short").stdout == b""       # .git/index followed the commit
+    lane.fsck()
+
+
+def test_a_lone_session_takes_plain_gits_conflicted_merge(lane: Lane, owner_proc) -> None:  # type: ignore[no-untyped-def]
+    pid = owner_proc().pid
+    lane.write("a.txt", "base\n")
+    lane.plain("add", "a.txt")
+    lane.plain("commit", "-q", "-m", "base")
+    lane.plain("checkout", "-q", "-b", "topic")
+    lane.write("a.txt", "topic\n")
+    lane.write("t.txt", "only on topic\n")
+    lane.plain("add", "a.txt", "t.txt")
+    lane.plain("commit", "-q", "-m", "topic")
+    lane.plain("checkout", "-q", "-")
+    lane.write("a.txt", "main\n")
+    lane.plain("commit", "-q", "-am", "main")
+    assert lane.plain("merge", "topic", check=False).returncode == 1       # a.txt conflicts, t.txt staged
+    assert run_in(lane, "A", pid, "ls-files", "-u").stdout.count(b"\ta.txt\n") == 3
+    lane.write("a.txt", "resolved\n")
+    assert run_in(lane, "A", pid, "add", "a.txt").returncode == 0
+    res = run_in(lane, "A", pid, "commit", "-q", "--no-edit")
+    assert res.returncode == 0, res.stderr.decode()
+    assert lane.tree_files() == {**lane.tree_files("HEAD~1"), "a.txt": "resolved\n", "t.txt": "only on topic\n"}
+    assert len(lane.out("rev-list", "--parents", "-1", "HEAD").split()) == 3
+    lane.fsck()
+
+
+def test_with_a_live_peer_a_new_session_takes_nothing_plain_git_staged(lane: Lane, owner_proc) -> None:  # type: ignore[no-untyped-def]
+    """Staged without a session while a peer is live: nobody's (principle 1)."""
+    a, b = owner_proc().pid, owner_proc().pid
+    assert run_in(lane, "B", b, "status").returncode == 0
+    lane.write("b.txt", "staged without a session\n")
+    lane.plain("add", "b.txt")
+    assert run_in(lane, "A", a, "diff", "--cached", "--name-only").stdout == b""
+    assert lane.plain("diff", "--cached", "--name-only").stdout == b"b.txt\n"   # still staged there
+
+
+def test_a_new_session_never_adopts_a_commit_dot_git_index_has_yet_to_follow(  # type: ignore[no-untyped-def]
+        lane: Lane, owner_proc, tmp_path) -> None:
+    """.git/index behind a session commit it must still follow (a pending
+    sync): taking its difference from HEAD would stage that commit's undoing."""
+    from gitlane.git.verbs import Git
+    from gitlane.shared import main_index
+    from gitlane.testing.inproc import commit_aside, commit_plain, repo_at
+    pid = owner_proc().pid
+    commit_plain(lane, "base", a="a v1\n")
+    (lane.path / ".git" / "gitlane").mkdir(exist_ok=True)
+    old, new = commit_aside(lane, tmp_path, "session", {"a": "a v2\n"})
+    git = Git(real_git(), repo_at(lane.path), os.environ)
+    main_index.record(git, old, new)
+    held = lane.path / ".git" / "index.lock"
+    held.write_bytes(b"")                          # a live git holds .git/index: the sync stays pending
+    with subprocess.Popen([real_git(), "hash-object", "--stdin"], cwd=lane.path, stdin=subprocess.PIPE,
+                          stdout=subprocess.DEVNULL) as live:
+        try:
+            staged = run_in(lane, "A", pid, "diff", "--cached", "--name-only")
+        finally:
+            live.communicate(b"")
+            held.unlink()
+    assert staged.returncode == 0, staged.stderr.decode()
+    assert staged.stdout == b""
+    res = run_in(lane, "A", pid, "commit", "-q", "--allow-empty", "-m", "A")
+    assert res.returncode == 0, res.stderr.decode()
+    assert lane.tree_files()["a"] == "a v2\n"
