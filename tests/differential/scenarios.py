@@ -360,9 +360,10 @@ SCENARIOS = [
                                                                                        "--submodule")),
     S("submodule-superproject", g(*FILE_OK, "submodule", "add", "-q", SUB, "sm"),
       g("rev-parse", "--show-superproject-working-tree", cwd="sm"),
-      xfail="prints nothing in the session: rev-parse runs `git -C .. ls-files --stage -- sm` through git's "
-            "exec path (run_command git_cmd, not PATH), so the shim is bypassed and the child reads "
-            ".git/index, where the gitlink the session staged is absent"),
+      differs="staging lives in the session's index: rev-parse runs `git -C .. ls-files --stage -- sm` as "
+              "git's own child (run_command git_cmd: the exec path's git, with GIT_INDEX_FILE cleared for the "
+              "other repository), which reads the superproject's .git/index, where a gitlink only the session "
+              "staged is absent; once committed it is found (submodule-superproject-committed)"),
     S("submodule-superproject-committed", g(*FILE_OK, "submodule", "add", "-q", SUB, "sm"),
       g("commit", "-q", "-m", "sm"), g("rev-parse", "--show-superproject-working-tree", cwd="sm")),
     S("submodule-dirty-status", g(*FILE_OK, "submodule", "add", "-q", SUB, "sm"), W("sm/s.txt", "dirty\n"),
