@@ -1,7 +1,7 @@
 """Run git's own test scripts twice, with the real git and through the shim in a
 lone session, and compare them case by case (ok / not ok per test number).
 
-    .venv/bin/python tests/differential/git_suite.py [-j 2] [SCRIPT...]
+    .venv/bin/python tests/differential/git_suite.py [-j 2] [--no-session] [SCRIPT...]
 
 Without SCRIPT names it runs SCRIPTS below. The source of the installed git
 (`git --version`) is fetched with `apt-get source git` into the cache folder
@@ -11,7 +11,9 @@ that folder first on PATH and takes GIT_EXEC_PATH from `git --exec-path`).
 In the session run that folder holds a `git` that counts its calls and execs
 shim/git with GITLANE_SESSION set, so every `git` a test body runs goes through
 gitlane; git's own children (GIT_EXEC_PATH first on their PATH) are real git,
-as they are for a user. Writes report.json and report.md next to the cache.
+as they are for a user. With --no-session that `git` execs the shim with no
+session (the passthrough, which must match git in every case). Writes
+report.json and report.md (report-plain.* with --no-session) in the cache.
 """
 from __future__ import annotations
 
@@ -109,11 +111,12 @@ def run_script(src: str, script: str, mode: str, work: str) -> dict:
     if mode == "real":
         env["GIT_TEST_INSTALLED"] = os.path.dirname(real_git())
     else:
-        env["GIT_TEST_INSTALLED"] = session_bin(work)
+        env["GIT_TEST_INSTALLED"] = os.path.join(work, "bin")  # session_bin(work), made once
+        env["GITLANE_DIFF_COUNT"] = count
+    if mode == "session":
         env["GITLANE_SESSION"] = "difftest"
         env["GITLANE_SESSION_PID"] = str(os.getpid())
         env["GITLANE_LOCK_TIMEOUT"] = "5"
-        env["GITLANE_DIFF_COUNT"] = count
     started = time.time()
     try:
         done = subprocess.run(["sh", script + ".sh", f"--root={out_dir}/trash"], cwd=os.path.join(src, "t"),
@@ -151,35 +154,45 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("scripts", nargs="*")
     ap.add_argument("-j", "--jobs", type=int, default=2)
-    ap.add_argument("--report", default=os.path.join(CACHE, "report"))
+    ap.add_argument("--report", help="report path without .json/.md (default: cache/report, "
+                    "cache/report-plain with --no-session)")
     ap.add_argument("--keep", action="store_true", help="keep the trash folders (printed)")
+    ap.add_argument("--no-session", action="store_true",
+                    help="run the shim without a session (the passthrough: must match git exactly)")
     opts = ap.parse_args(argv)
+    other = "plain" if opts.no_session else "session"
+    opts.report = opts.report or os.path.join(CACHE, "report-plain" if opts.no_session else "report")
     scripts = [s.removesuffix(".sh") for s in opts.scripts] or SCRIPTS
     src = source_dir()
     work = tempfile.mkdtemp(prefix="gitlane-diff-")
+    session_bin(work)  # once: rewriting it while a script runs it fails (ETXTBSY)
     results: dict[str, dict] = {}
     with concurrent.futures.ThreadPoolExecutor(opts.jobs) as pool:
         futs = {pool.submit(run_script, src, s, mode, work): (s, mode)
-                for s in scripts for mode in ("real", "session")}
+                for s in scripts for mode in ("real", other)}
         for fut in concurrent.futures.as_completed(futs):
             s, mode = futs[fut]
             results.setdefault(s, {})[mode] = fut.result()
-    report = {"git": git_version(), "scripts": {}}
+    report = {"git": git_version(), "mode": other, "scripts": {}}
     total_cases = total_diff = 0
-    lines = [f"# git {report['git']} test suite: real git vs a lone gitlane session", "",
-             "| script | cases | differing | shim calls (in session) | real s | session s |",
+    what = "the shim without a session" if opts.no_session else "a lone gitlane session"
+    lines = [f"# git {report['git']} test suite: real git vs {what}", "",
+             f"| script | cases | differing | shim calls ({'without' if opts.no_session else 'in'} session) "
+             f"| real s | {other} s |",
              "| --- | ---: | ---: | ---: | ---: | ---: |"]
     detail: list[str] = []
     for s in scripts:
         r = results[s]
+        r["session"] = r.pop(other)  # the report's key for the shim's run, whatever the mode
         diffs = compare(r["real"], r["session"])
         report["scripts"][s] = {**r, "differing": diffs}
         total_cases += len(r["real"]["cases"])
         total_diff += len(diffs)
-        lines.append(f"| {s} | {len(r['real']['cases'])} | {len(diffs)} | {r['session']['calls_in_session']} "
+        calls = r["session"]["calls_without" if opts.no_session else "calls_in_session"]
+        lines.append(f"| {s} | {len(r['real']['cases'])} | {len(diffs)} | {calls} "
                      f"| {r['real']['seconds']} | {r['session']['seconds']} |")
         for d in diffs:
-            detail.append(f"- {s} #{d['test']} {d['title']}: real `{d['real']}`, session `{d['session']}`")
+            detail.append(f"- {s} #{d['test']} {d['title']}: real `{d['real']}`, {other} `{d['session']}`")
     lines += ["", f"**Total: {total_diff} differing of {total_cases} cases in {len(scripts)} scripts.**", ""]
     lines += detail
     report["total_cases"], report["total_differing"] = total_cases, total_diff

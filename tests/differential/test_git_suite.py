@@ -3,6 +3,8 @@
 Slow (minutes) and needs git's source (fetched and built once into
 tests/differential/.cache), so it runs only with `-m differential` or
 GITLANE_DIFFERENTIAL=1. GITLANE_DIFF_SCRIPTS="t3700-add t7508-status" narrows it.
+The same scripts also run through the shim without a session (the passthrough),
+which must match git in every case.
 """
 from __future__ import annotations
 
@@ -43,3 +45,16 @@ def test_lone_session_matches_git_case_by_case(tmp_path) -> None:
                    for name, result in data["scripts"].items() for d in result["differing"]
                    if (name, d["test"]) not in allowed and (name, None) not in allowed]
     assert not unexplained, "\n".join(unexplained)
+
+
+def test_the_shim_without_a_session_matches_git_case_by_case(tmp_path) -> None:
+    """The passthrough: no session, no exception (explained.txt does not apply)."""
+    scripts = os.environ.get("GITLANE_DIFF_SCRIPTS", "").split()
+    report = tmp_path / "report"
+    git_suite.main([*scripts, "--no-session", "--report", str(report)])
+    data = json.loads((tmp_path / "report.json").read_text())
+    for name, result in data["scripts"].items():
+        assert result["session"]["calls_without"] > 0, f"{name}: the shim was never called"
+    differing = [f"{name} #{d['test']} {d['title']}: real {d['real']}, shim {d['session']}"
+                 for name, result in data["scripts"].items() for d in result["differing"]]
+    assert not differing, "\n".join(differing)

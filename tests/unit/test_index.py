@@ -94,6 +94,21 @@ def test_create_without_git_index_reads_head(lane: Lane, si: SessionIndex) -> No
     assert entries(lane, si.path) == head_entries(lane) and si.base() == lane.head()
 
 
+def test_create_alone_without_git_index_is_gits_unborn_index(lane: Lane, si: SessionIndex) -> None:
+    """No .git/index: git reads no entries and no timestamp (is_index_unborn),
+    so checkout does a first checkout; alone the session index is just that,
+    and it stages the removal of HEAD's files, as plain git shows."""
+    (lane.path / ".git" / "index").unlink()
+    adopted = si.create(adopt=lambda: True)
+    assert entries(lane, si.path) == {} and os.stat(si.path).st_mtime_ns == 0
+    assert adopted == sorted(p.encode() for p in head_entries(lane)) and si.base() == lane.head()
+    for path in head_entries(lane):                                  # as `clone --no-checkout` leaves it
+        (lane.path / path).unlink()
+    lane.plain("checkout", "-q", "-b", "fresh", index=si.path)      # a first checkout: HEAD's files back
+    assert all((lane.path / path).exists() for path in head_entries(lane))
+    assert entries(lane, si.path) == head_entries(lane)
+
+
 def test_create_on_an_unborn_branch_is_empty_on_the_empty_tree(empty_lane: Lane) -> None:
     repo = repo_at(empty_lane.path)
     git = Git(real_git(), repo, os.environ)
@@ -101,6 +116,21 @@ def test_create_on_an_unborn_branch_is_empty_on_the_empty_tree(empty_lane: Lane)
     si.create()
     assert entries(empty_lane, si.path) == {}
     assert si.base() == repo.empty_tree() and si.head() == repo.empty_tree()
+    assert os.stat(si.path).st_mtime_ns == 0      # no .git/index either: git's unborn index
+
+
+@pytest.mark.parametrize("alone", [True, False])
+def test_create_on_an_unborn_branch_adopts_what_git_index_stages_only_alone(empty_lane: Lane,
+                                                                            alone: bool) -> None:
+    repo = repo_at(empty_lane.path)
+    git = Git(real_git(), repo, os.environ)
+    si = SessionIndex(git, str(empty_lane.path / ".git" / "gitlane" / "sessions" / "A"))
+    empty_lane.write("n.txt", "staged before the first commit\n")
+    empty_lane.plain("add", "n.txt")
+    adopted = si.create(adopt=lambda: alone)
+    assert adopted == ([b"n.txt"] if alone else [])
+    assert set(entries(empty_lane, si.path)) == ({"n.txt"} if alone else set())
+    assert si.base() == repo.empty_tree()
 
 
 def test_a_failed_create_leaves_nothing_behind(lane: Lane, si: SessionIndex) -> None:

@@ -91,13 +91,27 @@ class SessionIndex:
     def _fill(self, tmp: str, head: str | None, meanwhile: Callable[[], None],
               adopt: Callable[[], bool]) -> list[bytes]:
         shared = os.path.join(self.git.repo.git_dir, "index")
-        if not head:
-            _write_empty(tmp, self.git.repo.empty_tree())
-            meanwhile()
-            return []
         if not os.path.exists(shared):
-            self.git.read_tree(tmp, head)
+            # No .git/index: git reads an "unborn" index (no entries, no
+            # timestamp), which `checkout`, `read-tree -m`, `pull` and
+            # `sparse-checkout` treat as a first checkout. Alone the session
+            # gets exactly that (it stages the removal of HEAD's files, as
+            # plain git's missing index does); with a live peer, HEAD.
             meanwhile()
+            if not head or adopt():
+                _write_empty(tmp, self.git.repo.empty_tree(), unborn=True)
+                return self.git.changed_paths(tmp, head) if head else []
+            self.git.read_tree(tmp, head)
+            return []
+        if not head:
+            meanwhile()
+            if adopt():  # what `git add` staged before the first commit
+                files.link_or_copy(shared, tmp)
+                adopted = self.git.changed_paths(tmp, self.git.repo.empty_tree()) + self.git.unmerged(tmp)
+                if adopted:
+                    self._stand_alone(tmp)
+                    return sorted(set(adopted))
+            _write_empty(tmp, self.git.repo.empty_tree())
             return []
         files.link_or_copy(shared, tmp)  # 30k files: a 3 MB copy saved
         # Usually .git/index already matches HEAD: a read-only check (no index
@@ -113,11 +127,15 @@ class SessionIndex:
             adopted = sorted(set(adopted))
         if not same and not adopted:
             self.git.read_tree(tmp, "--reset", head)
-        elif layout.split_index_in_use(self.git.repo.git_dir):
+        else:
+            self._stand_alone(tmp)
+        return adopted
+
+    def _stand_alone(self, tmp: str) -> None:
+        if layout.split_index_in_use(self.git.repo.git_dir):
             # .git/index may name a shared index git will expire: a session
             # index must stand alone (layout.session_config).
             self.git.run("update-index", "--no-split-index", index=tmp)
-        return adopted
 
     def rebase(self) -> list[bytes] | None:
         """Move the index onto HEAD. Returns the paths HEAD changed (None when
@@ -321,12 +339,16 @@ def is_corrupt(path: str) -> bool:
     return hashlib.sha1(data[:-20]).digest() != data[-20:] and hashlib.sha256(data[:-32]).digest() != data[-32:]
 
 
-def _write_empty(path: str, empty_tree: str) -> None:
+def _write_empty(path: str, empty_tree: str, unborn: bool = False) -> None:
     """An index with no entries and no cache-tree, as plain git would have none
     at all on an unborn branch. `read-tree --empty` records the empty tree in a
     cache-tree, and that object is not in the repository: fsck then reports it
-    missing."""
+    missing. `unborn`: also no timestamp (mtime 0), which is how git tells a
+    missing index from an empty one (read-cache.c is_index_unborn); the first
+    index git writes has a real one."""
     import hashlib
     body = b"DIRC" + (2).to_bytes(4, "big") + (0).to_bytes(4, "big")
     digest = hashlib.sha256 if len(empty_tree) == 64 else hashlib.sha1
     files.write_atomic(path, body + digest(body).digest(), durable=False)
+    if unborn:
+        os.utime(path, ns=(0, 0))
