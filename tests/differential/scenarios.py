@@ -611,6 +611,10 @@ SCENARIOS = [
             "'.git/index.lock': File exists\"); in a lone session they write the session index, move the ref "
             "and only defer the .git/index follow (run.commit via main_index.settle: \"gitlane: .git/index is "
             "busy; it will follow this commit\"), so the commit is made and the reset moves HEAD"),
+    S("ref-lock-stale-commit", W(".git/refs/heads/main.lock", ""), W("b.txt", "x\n"), g("commit", "-q", "-am", "c"),
+      D(".git/refs/heads/main.lock"), g("commit", "-q", "-am", "c")),
+    S("ref-lock-stale-checkout-stash", W(".git/HEAD.lock", ""), g("checkout", "side"), D(".git/HEAD.lock"),
+      W(".git/refs/stash.lock", ""), W("b.txt", "y\n"), g("stash"), g("status", "--short")),
 ]
 
 # Variants of a behaviour a default scenario already covers: they run with
