@@ -179,7 +179,7 @@ def _git_env(env: dict[bytes, bytes], command: str, sdir: str, git_dir: str,
         out[b"GIT_WORK_TREE"] = (git_dir[:-5] or "/").encode("utf-8", "surrogateescape")
     exclude = sdir + "/" + layout.EXCLUDE
     pairs = layout.session_config(exclude if layout.mode(exclude) is not None else None,
-                                  layout.split_index_in_use(git_dir, sdir))
+                                  layout.split_index_in_use(git_dir, sdir), command)
     for n, (key, value) in enumerate(pairs):  # GIT_CONFIG_COUNT was not set (_ENV_DOUBTS)
         out[b"GIT_CONFIG_KEY_%d" % n] = key.encode()
         out[b"GIT_CONFIG_VALUE_%d" % n] = value.encode("utf-8", "surrogateescape")

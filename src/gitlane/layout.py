@@ -232,16 +232,24 @@ def symlink_in(common_dir: str, path: str) -> str | None:
     return None
 
 
-def session_config(exclude: str | None, split: bool) -> list[tuple[str, str]]:
+# Commands that never open an index: a session's git for them needs no
+# core.splitIndex=false (session_config), which they would show (`git config
+# -l`, `git config core.splitIndex`, `git var -l`). Not the other reads:
+# `git diff` writes a refreshed index when it can (refresh_index_quietly).
+NO_INDEX_WRITE = frozenset(("config", "var"))
+
+
+def session_config(exclude: str | None, split: bool, command: str | None = None) -> list[tuple[str, str]]:
     """The config a session's git gets (GIT_CONFIG_KEY_n/VALUE_n), nothing
     when nothing is needed (alone, a session is plain git).
-    core.splitIndex=false, when git keeps shared indexes (split_index_in_use):
+    core.splitIndex=false, when git keeps shared indexes (split_index_in_use)
+    and `command` may write the index (not in NO_INDEX_WRITE; None: it may):
     a split session index names a shared index that git keeps alive only
     while `.git/index` refers to it; once git expires it
     (splitIndex.sharedIndexExpire) the session index could not be read. So
     session indexes are kept whole (docs/DESIGN.md, "Session index").
     core.excludesFile: peers' claimed untracked files, when there are any."""
-    pairs = [("core.splitIndex", "false")] if split else []
+    pairs = [("core.splitIndex", "false")] if split and command not in NO_INDEX_WRITE else []
     if exclude:
         pairs.append(("core.excludesFile", exclude))
     return pairs

@@ -176,6 +176,8 @@ TRACE_SECONDS = re.compile(rb"performance: [0-9.]+ s")
 TRACE_PERF_COLUMNS = re.compile(rb"\|( *)[0-9]+\.[0-9]{6} ")   # GIT_TRACE2_PERF's t_abs / t_rel columns
 TRACE_PIDS = re.compile(rb"(index\.stash)\.[0-9]+")              # stash's temporary index is named by its pid
 TRACE_ANCESTRY = re.compile(rb"^.*cmd_ancestry.*\n", re.M)
+TRACE2_EVENT_IDS = re.compile(rb'"(sid|time)":"[^"]*"')                # GIT_TRACE2_EVENT: session id, clock
+TRACE2_EVENT_NUMS = re.compile(rb'"(t_abs|t_rel|pid|elapsed)":[0-9.]+')
 
 
 def normalise(data: bytes, root: Path) -> bytes:
@@ -187,6 +189,8 @@ def normalise(data: bytes, root: Path) -> bytes:
         data = TRACE_ANCESTRY.sub(b"", TRACE_TIME.sub(b"", data))
         data = TRACE_SECONDS.sub(b"performance: N s", TRACE_NUMS.sub(rb"\1:N", data))
         data = TRACE_PIDS.sub(rb"\1.N", TRACE_PERF_COLUMNS.sub(rb"|\1N ", data))
+    if b'"event":' in data:
+        data = TRACE2_EVENT_NUMS.sub(rb'"\1":N', TRACE2_EVENT_IDS.sub(rb'"\1":"N"', data))
     return data
 
 

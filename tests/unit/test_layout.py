@@ -344,3 +344,13 @@ def test_state_file_names_are_spelled_only_in_layout() -> None:
             if isinstance(node, ast.Constant) and node.value in names:
                 found.append(f"{path.relative_to(package)}:{node.lineno}: {node.value!r}")
     assert found == []
+
+
+def test_session_config_leaves_split_index_alone_for_commands_that_never_open_the_index() -> None:
+    off = [("core.splitIndex", "false")]
+    for command in ("add", "commit", "status", "diff", "update-index", None):
+        assert layout.session_config(None, True, command) == off
+    for command in ("config", "var"):   # they would show it: `git config core.splitIndex`, `git var -l`
+        assert layout.session_config(None, True, command) == []
+    assert layout.session_config(None, False, "add") == []
+    assert layout.session_config("/x/exclude", True, "config") == [("core.excludesFile", "/x/exclude")]

@@ -115,7 +115,7 @@ def _run_read(s: Session, inv: Invocation) -> NoReturn:
     if inv.command == "status":
         _note_hidden_as_ignored(s, inv)
     from gitlane.shared.locks import Yielded
-    plain = s.git_env(os.environ, GIT_OPTIONAL_LOCKS="0")
+    plain = s.git_env(os.environ, inv.command, GIT_OPTIONAL_LOCKS="0")
     own = _own_writer(s)
     try:
         ready = refresh.ensure(s, inv.holder(s.name), inv.line, reading=True, yield_to=own)
@@ -132,7 +132,7 @@ def _run_read(s: Session, inv: Invocation) -> NoReturn:
         fds = refresh.read_lock_fds(s, yield_to=own)
     except Yielded:
         proc.exec_(inv.real_argv(), plain)
-    proc.exec_(inv.real_argv(), s.git_env(os.environ, **extra), pass_fds=fds)
+    proc.exec_(inv.real_argv(), s.git_env(os.environ, inv.command, **extra), pass_fds=fds)
 
 
 def _note_hidden_as_ignored(s: Session, inv: Invocation) -> None:
@@ -162,11 +162,11 @@ def _run_other(s: Session, inv: Invocation) -> NoReturn:
         refresh.ensure(s, inv.holder(s.name), inv.line, reading=False, yield_to=own)
         fds = refresh.read_lock_fds(s, yield_to=own)
     except Yielded:
-        proc.exec_(inv.real_argv(), s.git_env(os.environ))
+        proc.exec_(inv.real_argv(), s.git_env(os.environ, inv.command))
     from gitlane.run import pruning
     if inv.command in pruning.PRUNING:
-        pruning.run(s.git, inv.real_argv(), s.git_env(os.environ), skip=s.dir, pass_fds=fds)
-    proc.exec_(inv.real_argv(), s.git_env(os.environ), pass_fds=fds)
+        pruning.run(s.git, inv.real_argv(), s.git_env(os.environ, inv.command), skip=s.dir, pass_fds=fds)
+    proc.exec_(inv.real_argv(), s.git_env(os.environ, inv.command), pass_fds=fds)
 
 
 def _own_writer(s: Session):  # type: ignore[no-untyped-def]

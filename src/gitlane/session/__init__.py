@@ -80,10 +80,11 @@ class Session:
     def lock_path(self) -> str:
         return self.path(layout.LOCK)
 
-    def git_env(self, env: Mapping[str, str], **extra: str) -> dict[str, str]:
+    def git_env(self, env: Mapping[str, str], command: str | None = None, **extra: str) -> dict[str, str]:
         """The environment of the user's own git command in this session: the
         session index, and our excludes file when peers' files are hidden
-        (fastpath._git_env is the posix twin)."""
+        (fastpath._git_env is the posix twin). `command`: the git command, when
+        it is known (layout.session_config leaves out what it does not need)."""
         out = dict(env)
         out["GIT_INDEX_FILE"] = self.index.path
         if self.repo.private:  # the session's own HEAD (session.head)
@@ -93,7 +94,7 @@ class Session:
         n = int(count) if count.isdigit() else 0
         exclude = self.path(layout.EXCLUDE)
         split = layout.split_index_in_use(self.repo.wt_git_dir, self.dir)
-        for key, value in layout.session_config(exclude if os.path.exists(exclude) else None, split):
+        for key, value in layout.session_config(exclude if os.path.exists(exclude) else None, split, command):
             out[f"GIT_CONFIG_KEY_{n}"] = key
             out[f"GIT_CONFIG_VALUE_{n}"] = value
             n += 1
