@@ -618,14 +618,22 @@ SCENARIOS = [
               "git's `add`; staging lives in the session's index, whose own lock is free, so the add succeeds"),
     S("index-lock-held-commit", W(".git/index.lock", ""), W("b.txt", "x\n"), g("commit", "-q", "-am", "c"),
       g("reset", "-q", "--hard", "HEAD~1"),
-      xfail="plain git's commit and reset --hard take .git/index.lock and fail (128, \"Unable to create "
-            "'.git/index.lock': File exists\"); in a lone session they write the session index, move the ref "
-            "and only defer the .git/index follow (run.commit via main_index.settle: \"gitlane: .git/index is "
-            "busy; it will follow this commit\"), so the commit is made and the reset moves HEAD"),
+      differs="staging lives in the session's index: plain git's commit and reset --hard take "
+              ".git/index.lock and fail (128, `Unable to create '.git/index.lock': File exists`); a session "
+              "writes its own index, so the commit is made and the reset moves HEAD, and only the "
+              ".git/index follow waits for the lock (main_index.settle: `.git/index is busy; it will "
+              "follow this commit`), as after any session commit"),
     S("ref-lock-stale-commit", W(".git/refs/heads/main.lock", ""), W("b.txt", "x\n"), g("commit", "-q", "-am", "c"),
-      D(".git/refs/heads/main.lock"), g("commit", "-q", "-am", "c")),
-    S("ref-lock-stale-checkout-stash", W(".git/HEAD.lock", ""), g("checkout", "side"), D(".git/HEAD.lock"),
-      W(".git/refs/stash.lock", ""), W("b.txt", "y\n"), g("stash"), g("status", "--short")),
+      differs="gitlane's crash recovery (docs/DESIGN.md, \"Git locks\"): under the global lock a git lock "
+              "that no running git holds is reclaimed after its grace period, alone too, so that a session "
+              "killed mid-command never leaves its next commit failing; plain git fails at once (`Unable "
+              "to create ...lock: File exists`)"),
+    S("ref-lock-stale-checkout-stash", W(".git/HEAD.lock", ""), g("checkout", "side"),
+      W(".git/refs/stash.lock", ""), W("b.txt", "y\n"), g("stash"), g("status", "--short"),
+      differs="gitlane's crash recovery (docs/DESIGN.md, \"Git locks\"): under the global lock a git lock "
+              "that no running git holds is reclaimed after its grace period, alone too, so that a session "
+              "killed mid-command never leaves its next commit failing; plain git fails at once (`Unable "
+              "to create ...lock: File exists`)"),
 ]
 
 # Variants of a behaviour a default scenario already covers: they run with

@@ -14,12 +14,6 @@ from gitlane.testing.processes import (Gate, age, audit, blob_in_index, gitlane,
                                        stage, wait_for_file)
 
 
-def peer_live(lane: Lane, b: int) -> None:
-    """Session B on record with a live owner: A is not alone, so peer rules
-    apply (a lone session leaves git's locks to git, test_alone_...)."""
-    assert run_in(lane, "B", b, "status").returncode == 0
-
-
 def _session_index_lock(lane: Lane, full: bool) -> Path:
     lock = lane.session_index("A").with_name("index.lock")
     if full:
@@ -32,7 +26,6 @@ def _session_index_lock(lane: Lane, full: bool) -> Path:
 @pytest.mark.parametrize("which", ["session-index-0-byte", "session-index-full", "branch-ref", "HEAD"])
 def test_stale_lock_reclaimed_by_next_commit(pair, which: str) -> None:
     lane, a, b = pair
-    peer_live(lane, b)
     stage(lane, "A", a, {"a1": "A one\n"})
     if which.startswith("session-index"):
         lock = _session_index_lock(lane, which.endswith("full"))
@@ -76,7 +69,6 @@ def test_fresh_lock_of_a_dead_tool_reclaimed_after_grace(pair) -> None:
     """A lock just left by a git outside gitlane that died: no git process is
     alive, so it is reclaimed once the grace period has passed."""
     lane, a, b = pair
-    peer_live(lane, b)
     stage(lane, "A", a, {"a1": "A one\n"})
     lock = lane.path / ".git" / "refs" / "heads" / "main.lock"
     lock.write_bytes(b"")
@@ -88,7 +80,6 @@ def test_fresh_lock_of_a_dead_tool_reclaimed_after_grace(pair) -> None:
 
 def test_stale_locks_all_at_once(pair) -> None:
     lane, a, b = pair
-    peer_live(lane, b)
     stage(lane, "A", a, {"a1": "A one\n"})
     locks = [_session_index_lock(lane, True), lane.path / ".git" / "HEAD.lock",
              lane.path / ".git" / "refs" / "heads" / "main.lock"]
@@ -121,7 +112,6 @@ def test_live_ref_lock_holder_is_waited_for_never_stolen(pair, running, tmp_path
     its reference-transaction hook blocks. The locks are made to look old:
     only the live process tells them from stale ones."""
     lane, a, b = pair
-    peer_live(lane, b)
     gate = Gate(tmp_path)
     gate.install(lane, "reference-transaction", condition='[ "$1" = prepared ]')
     lane.write("plain.txt", "plain\n")
@@ -223,7 +213,6 @@ def proc_cwd(pid: int) -> str:
 @pytest.mark.parametrize("how", ["--git-dir", "-C", "GIT_DIR", "worktree"])
 def test_lock_of_a_git_started_elsewhere_is_waited_for_never_deleted(pair, how: str, tmp_path: Path) -> None:
     lane, a, b = pair
-    peer_live(lane, b)
     stage(lane, "A", a, {"a1": "A one\n"})
     holder, lock = _hold_ref_transaction(lane, how, tmp_path)
     try:
@@ -275,22 +264,3 @@ def test_stale_session_index_lock_cleared_before_isolation_sync(pair, first: lis
     if first[0] == "commit":
         assert lane.commit_files("HEAD") == {"a1"}
     assert lane.staged("B") == {"README"}
-
-
-@pytest.mark.parametrize("which", ["HEAD.lock", "refs/heads/main.lock"])
-def test_alone_a_ref_lock_is_left_to_git_as_in_plain_git(pair, which: str) -> None:
-    """No peer is live: the session neither waits for nor reclaims git's
-    locks; git meets the lock and fails exactly as plain git does."""
-    lane, a, _ = pair
-    stage(lane, "A", a, {"a1": "A one\n"})
-    lock = lane.path / ".git" / which
-    lock.write_bytes(b"")
-    age(lock)
-    res = run_in(lane, "A", a, "commit", "-q", "-m", "A1")
-    plain = lane.plain("commit", "-q", "--allow-empty", "-m", "plain", check=False)
-    assert (res.returncode, res.stderr) == (plain.returncode, plain.stderr) == (128, plain.stderr)
-    assert f"Unable to create '{lock}': File exists.".encode() in res.stderr
-    assert lock.exists() and audit(lane, "reclaim") == []
-    lock.unlink()
-    assert run_in(lane, "A", a, "commit", "-q", "-m", "A1").returncode == 0
-    assert lane.commit_files("HEAD") == {"a1"}

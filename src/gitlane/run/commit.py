@@ -66,11 +66,7 @@ def _run_locked(s: Session, inv: Invocation, conn: sqlite3.Connection,
                 slock: locks.Lock) -> tuple[str, str, int, str | None]:
     with locks.acquire(global_lock_path(s), inv.holder(s.name), "the global lock",
                        lambda: locks.timeout(s.git)) as glock:
-        if sessions.peer_live(conn, s.name):
-            # With peers, a git lock left by a crashed peer's git is reclaimed.
-            # Alone, a session is plain git: git meets the lock itself and
-            # fails as it would (README, "Alone, a session is plain git").
-            stage.clear_stale(s, inv, ref_locks=True)
+        stage.clear_stale(s, inv, ref_locks=True)
         if inv.command in _NO_INDEX:
             stage.refresh_tolerant(s)
         else:
