@@ -624,13 +624,13 @@ SCENARIOS = [
               ".git/index follow waits for the lock (main_index.settle: `.git/index is busy; it will "
               "follow this commit`), as after any session commit"),
     S("ref-lock-stale-commit", W(".git/refs/heads/main.lock", ""), W("b.txt", "x\n"), g("commit", "-q", "-am", "c"),
-      differs="gitlane's crash recovery (docs/DESIGN.md, \"Git locks\"): under the global lock a git lock "
+      differs="gitlane's crash recovery (see the Git locks section of the design): under the global lock a git lock "
               "that no running git holds is reclaimed after its grace period, alone too, so that a session "
               "killed mid-command never leaves its next commit failing; plain git fails at once (`Unable "
               "to create ...lock: File exists`)"),
     S("ref-lock-stale-checkout-stash", W(".git/HEAD.lock", ""), g("checkout", "side"),
       W(".git/refs/stash.lock", ""), W("b.txt", "y\n"), g("stash"), g("status", "--short"),
-      differs="gitlane's crash recovery (docs/DESIGN.md, \"Git locks\"): under the global lock a git lock "
+      differs="gitlane's crash recovery (see the Git locks section of the design): under the global lock a git lock "
               "that no running git holds is reclaimed after its grace period, alone too, so that a session "
               "killed mid-command never leaves its next commit failing; plain git fails at once (`Unable "
               "to create ...lock: File exists`)"),
