@@ -586,7 +586,7 @@ SCENARIOS = [
       g("status", "--short")),
     S("split-index-requested-again", g("update-index", "--split-index"), W("b.txt", "x\n"), g("add", "b.txt"),
       g("update-index", "--split-index"), g("status", "--short"),
-      differs="session indexes are kept whole while git keeps shared indexes (docs/DESIGN.md, \"Session index\": "
+      differs="session indexes are kept whole while git keeps shared indexes (the Session index section of the design: "
               "a split session index could name a shared index git expires), so a command that writes the "
               "index gets core.splitIndex=false: `update-index --split-index` then warns \"core.splitIndex is "
               "set to false; remove or change it, if you really want to enable split index\""),
