@@ -107,10 +107,10 @@ class SessionIndex:
             meanwhile()
             if adopt():  # what `git add` staged before the first commit
                 files.link_or_copy(shared, tmp)
-                adopted = self.git.changed_paths(tmp, self.git.repo.empty_tree()) + self.git.unmerged(tmp)
+                adopted = self._staged_in(tmp, self.git.repo.empty_tree())
                 if adopted:
                     self._stand_alone(tmp)
-                    return sorted(set(adopted))
+                    return adopted
             _write_empty(tmp, self.git.repo.empty_tree())
             return []
         files.link_or_copy(shared, tmp)  # 30k files: a 3 MB copy saved
@@ -123,13 +123,16 @@ class SessionIndex:
             same = check.wait() == 0
         adopted: list[bytes] = []
         if not same and adopt():
-            adopted = self.git.changed_paths(tmp, head) + self.git.unmerged(tmp)
-            adopted = sorted(set(adopted))
+            adopted = self._staged_in(tmp, head)
         if not same and not adopted:
             self.git.read_tree(tmp, "--reset", head)
         else:
             self._stand_alone(tmp)
         return adopted
+
+    def _staged_in(self, index: str, tree: str) -> list[bytes]:
+        """What an index stages over tree, unmerged paths included."""
+        return sorted(set(self.git.changed_paths(index, tree)) | set(self.git.unmerged(index)))
 
     def _stand_alone(self, tmp: str) -> None:
         if layout.split_index_in_use(self.git.repo.git_dir):
